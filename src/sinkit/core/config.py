@@ -1,0 +1,51 @@
+"""Helpers shared by every method's frozen config dataclass: JSON round trip and overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, TypeVar
+
+__all__ = ["config_to_dict", "config_from_dict", "replace_config"]
+
+C = TypeVar("C")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A frozen config dataclass as a JSON-ready dict (tuples become lists)."""
+    return {
+        f.name: list(v) if isinstance(v := getattr(config, f.name), tuple) else v
+        for f in dataclasses.fields(config)
+    }
+
+
+def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Rebuild a config from :func:`config_to_dict` output.
+
+    Raises:
+        ValueError: unknown keys (a checkpoint from a different method or version).
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if isinstance(value, list) and "tuple" in str(hints.get(key, "")):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def replace_config(config: C, **overrides: Any) -> C:
+    """``dataclasses.replace`` that ignores ``None`` values (unset CLI options).
+
+    Raises:
+        ValueError: an override names a field the config does not have.
+    """
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = {k for k, v in overrides.items() if v is not None} - names
+    if unknown:
+        raise ValueError(f"{type(config).__name__} has no option(s) {sorted(unknown)}")
+    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,149 @@
+"""Image pyramids: which sizes the scales have, and the downsampled training images.
+
+Scale indices count from the COARSEST level (index 0) to the finest
+(index ``num_scales - 1``), as the official code's ``scale_num`` and
+``gen_start_scale`` do.  The paper numbers the other way (``x_N`` coarsest,
+``x_0`` finest): paper scale ``N - k`` is index ``k`` here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .resize import _ceil, resize
+
+__all__ = ["PyramidSpec", "singan_pyramid", "build_pyramid", "scaled_sizes"]
+
+
+@dataclass(frozen=True)
+class PyramidSpec:
+    """Sizes of a pyramid, coarsest first.
+
+    Attributes:
+        sizes: ``(height, width)`` in pixels of every level, coarsest first; the
+            last entry is the (resized) training image.
+        scale_factor: ratio between consecutive levels (< 1), as recomputed for
+            this image.
+    """
+
+    sizes: tuple[tuple[int, int], ...]
+    scale_factor: float
+
+    @property
+    def num_scales(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.sizes[-1]
+
+    def to_dict(self) -> dict:
+        return {"sizes": [list(s) for s in self.sizes], "scale_factor": self.scale_factor}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PyramidSpec":
+        return cls(tuple(tuple(int(v) for v in s) for s in d["sizes"]), float(d["scale_factor"]))
+
+
+def singan_pyramid(
+    height: int,
+    width: int,
+    *,
+    min_size: int = 25,
+    max_size: int = 250,
+    scale_factor: float = 0.75,
+) -> PyramidSpec:
+    """SinGAN's pyramid for an image of ``height x width`` pixels (official ``adjust_scales2image``).
+
+    The official computation, reproduced exactly::
+
+        num_scales = ceil(log_r(min_size / min(H, W))) + 1
+        scale2stop = ceil(log_r(min(max_size, max(H, W)) / max(H, W)))
+        N          = num_scales - scale2stop                  # stop scale
+        image is resized by min(max_size / max(H, W), 1)      # never upscaled
+        r'         = (min_size / min(h, w)) ** (1 / N)        # recomputed on the resized image
+        level i    = ceil(h * r' ** (N - i)) x ceil(w * r' ** (N - i)),  i = 0 .. N
+
+    Worked example (methods.md): 750x1000 -> 188x250, indices 0..8, r' ~ 0.777,
+    coarsest 25x34.
+
+    Args:
+        height, width: size of the input image in pixels.
+        min_size: short side of the coarsest level in pixels (paper: 25).
+        max_size: long side of the finest level in pixels (paper: 250).
+        scale_factor: nominal factor r (official 0.75; the paper wants r "as close as
+            possible to 4/3" between levels).
+
+    Returns:
+        The :class:`PyramidSpec`, ``N + 1`` levels.
+
+    Raises:
+        ValueError: the image (after the max_size resize) has a side shorter than
+            ``min_size``, so there is no valid pyramid; the message says which
+            option to change.
+    """
+    if min(height, width) < 1:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    if not 0 < scale_factor < 1:
+        raise ValueError(f"scale_factor must be in (0, 1), got {scale_factor}")
+    if min(height, width) < min_size:
+        raise ValueError(
+            f"image is too small: {height}x{width} px, but the coarsest scale needs a short "
+            f"side of min_size={min_size} px; use a larger image or lower min_size"
+        )
+    log_r = math.log(scale_factor)
+    num_scales = math.ceil(math.log(min_size / min(height, width)) / log_r) + 1
+    scale2stop = math.ceil(math.log(min(max_size, max(height, width)) / max(height, width)) / log_r)
+    stop_scale = num_scales - scale2stop
+    scale1 = min(max_size / max(height, width), 1.0)
+    h, w = _ceil(height * scale1), _ceil(width * scale1)
+    if min(h, w) < min_size:
+        raise ValueError(
+            f"aspect ratio too extreme: resizing {height}x{width} to max_size={max_size} gives "
+            f"{h}x{w}, whose short side is below min_size={min_size}; raise max_size or lower min_size"
+        )
+    if stop_scale < 1:
+        # Short side already equals min_size: a single level (pure texture model).
+        return PyramidSpec(((h, w),), 1.0)
+    factor = (min_size / min(h, w)) ** (1.0 / stop_scale)
+    sizes = tuple(
+        (_ceil(h * factor ** (stop_scale - i)), _ceil(w * factor ** (stop_scale - i)))
+        for i in range(stop_scale)
+    ) + ((h, w),)
+    return PyramidSpec(sizes, factor)
+
+
+def build_pyramid(image: torch.Tensor, spec: PyramidSpec) -> list[torch.Tensor]:
+    """Downsample ``image`` to every level of ``spec``, coarsest first.
+
+    Each level is resized from the full image (not from the previous level), as
+    in the official ``creat_reals_pyramid``; the finest level is the image
+    resized to ``spec.image_size``.
+
+    Args:
+        image: ``(B, 3, H, W)`` in ``[-1, 1]``.
+        spec: the pyramid's sizes.
+
+    Returns:
+        ``spec.num_scales`` tensors ``(B, 3, h_i, w_i)``.
+    """
+    finest = resize(image, spec.image_size)
+    return [resize(finest, size) for size in spec.sizes]
+
+
+def scaled_sizes(
+    sizes: tuple[tuple[int, int], ...] | list[tuple[int, int]], scale_h: float = 1.0, scale_v: float = 1.0
+) -> list[tuple[int, int]]:
+    """Sizes for samples of a different shape: every level's height times ``scale_v``, width times ``scale_h``.
+
+    Raises:
+        ValueError: a factor is not positive, or a level would be smaller than
+            the generators' receptive field allows (under 1 px).
+    """
+    if scale_h <= 0 or scale_v <= 0:
+        raise ValueError(f"scale_h and scale_v must be positive, got {scale_h}, {scale_v}")
+    out = [(max(1, round(h * scale_v)), max(1, round(w * scale_h))) for h, w in sizes]
+    return out

@@ -1,0 +1,93 @@
+"""SinGAN hyperparameters: the official defaults, and the presets built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["SinGANConfig", "PRESETS"]
+
+
+@dataclass(frozen=True)
+class SinGANConfig:
+    """Everything that defines a SinGAN training run; stored verbatim in the checkpoint.
+
+    Defaults are the official implementation's (``config.py`` of the authors'
+    code) unless a comment says otherwise.
+    """
+
+    # --- pyramid (paper sec. 3: coarsest short side 25 px, long side 250 px, r ~ 4/3)
+    max_size: int = 250
+    """long side of the finest scale, px"""
+    min_size: int = 25
+    """short side of the coarsest scale, px"""
+    scale_factor: float = 0.75
+    """nominal ratio between scales; recomputed per image (official ``scale_factor``)"""
+
+    # --- networks (paper sec. 2.1, fig. 5)
+    num_layers: int = 5
+    """conv layers per generator / discriminator (receptive field 11 px)"""
+    kernel_size: int = 3
+    base_channels: int = 32
+    """width at the coarsest scales; doubles every ``channels_double_every`` scales"""
+    channels_double_every: int = 4
+    max_channels: int = 128
+
+    # --- optimisation (official: niter 2000, Dsteps = Gsteps = 3, lr 5e-4, beta1 0.5)
+    iters: int = 2000
+    """iterations per scale"""
+    d_steps: int = 3
+    """critic updates per iteration"""
+    g_steps: int = 3
+    """generator updates per iteration"""
+    lr_g: float = 5e-4
+    lr_d: float = 5e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    lr_decay_at: float = 0.8
+    """fraction of ``iters`` at which the learning rates drop (official: MultiStepLR at 1600 of 2000)"""
+    lr_gamma: float = 0.1
+
+    # --- losses (paper eq. 4-5)
+    gp_weight: float = 0.1
+    """WGAN-GP weight (official ``lambda_grad``)"""
+    alpha: float = 10.0
+    """reconstruction loss weight (100 for super-resolution)"""
+    noise_amp_init: float = 0.1
+    """sigma_n = noise_amp_init * RMSE(up(x_rec_{n+1}), x_n)"""
+
+    # --- variants
+    noise_padding: bool = False
+    """draw noise at padded size instead of zero-padding it (official animation models)"""
+    bf16: bool = False
+    """bfloat16 autocast for the networks (CPU: ~25-30% faster; not in the paper)"""
+    seed: int = 0
+    """seed of initialisation, training noise and z* (each scale reseeds from it)"""
+
+    def channels(self, index: int) -> int:
+        """Network width at scale ``index`` (0 = coarsest): 32 for 0-3, 64 for 4-7, 128 from 8."""
+        return min(self.base_channels * 2 ** (index // self.channels_double_every), self.max_channels)
+
+    def __post_init__(self):
+        for name in ("max_size", "min_size", "num_layers", "iters", "d_steps", "g_steps", "base_channels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
+        if not 0 < self.scale_factor < 1:
+            raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
+        if not 0 < self.lr_decay_at <= 1:
+            raise ValueError(f"lr_decay_at must be in (0, 1], got {self.lr_decay_at}")
+
+
+#: ``paper``: exactly the official defaults.
+#: ``fast``: CPU-friendly (see docs/presets.md): smaller image, narrower and fewer steps.
+PRESETS: dict[str, SinGANConfig] = {
+    "paper": SinGANConfig(),
+    "fast": replace(
+        SinGANConfig(),
+        max_size=128,
+        iters=600,
+        d_steps=1,
+        g_steps=1,
+        max_channels=32,
+    ),
+}

@@ -1,0 +1,87 @@
+"""SinGAN's per-scale generator and discriminator (paper sec. 2.1, fig. 5; official ``models.py``)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+__all__ = ["ConvBlock", "Generator", "Discriminator", "init_weights", "receptive_field"]
+
+
+class ConvBlock(nn.Sequential):
+    """Conv(k x k, stride 1, no padding) - BatchNorm - LeakyReLU(0.2)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0),
+            nn.BatchNorm2d(out_channels),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+
+
+class _Body(nn.Module):
+    def __init__(self, channels: int, num_layers: int, kernel_size: int, out_channels: int):
+        super().__init__()
+        if num_layers < 2:
+            raise ValueError(f"num_layers must be >= 2, got {num_layers}")
+        self.head = ConvBlock(3, channels, kernel_size)
+        self.body = nn.Sequential(*[ConvBlock(channels, channels, kernel_size) for _ in range(num_layers - 2)])
+        self.tail = nn.Conv2d(channels, out_channels, kernel_size, stride=1, padding=0)
+
+
+class Generator(_Body):
+    """psi_n: ``num_layers`` unpadded convs, the last one to RGB with tanh; adds the residual.
+
+    ``G_n(z, x_up) = x_up + psi_n(z * sigma_n + x_up)``  (SinGAN eq. 3).  The
+    caller builds ``z * sigma_n + x_up`` and pads it by ``num_layers * (k // 2)``
+    pixels (5 by default) so the output keeps ``x_up``'s size.
+
+    Args:
+        channels: width of every hidden layer (32 / 64 / 128 by scale).
+        num_layers: conv layers (official 5: receptive field 11x11).
+        kernel_size: conv kernel (official 3).
+    """
+
+    def __init__(self, channels: int, num_layers: int = 5, kernel_size: int = 3):
+        super().__init__(channels, num_layers, kernel_size, out_channels=3)
+        self.tail = nn.Sequential(self.tail, nn.Tanh())
+
+    def forward(self, z_in: torch.Tensor, x_up: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            z_in: padded generator input ``(B, 3, h + 2p, w + 2p)``.
+            x_up: upsampled previous-scale image ``(B, 3, h, w)`` in ``[-1, 1]``.
+
+        Returns:
+            ``(B, 3, h, w)``: ``x_up + psi(z_in)``.
+        """
+        return x_up + self.tail(self.body(self.head(z_in)))
+
+
+class Discriminator(_Body):
+    """Markovian (patch) critic: same layout as :class:`Generator`, last conv to one channel, no sigmoid.
+
+    Input ``(B, 3, h, w)`` unpadded; output a score map ``(B, 1, h - 2p, w - 2p)``
+    whose every value sees an 11x11 patch (official ``WDiscriminator``).
+    """
+
+    def __init__(self, channels: int, num_layers: int = 5, kernel_size: int = 3):
+        super().__init__(channels, num_layers, kernel_size, out_channels=1)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.body(self.head(image)))
+
+
+def init_weights(module: nn.Module) -> None:
+    """Official init: conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def receptive_field(num_layers: int = 5, kernel_size: int = 3) -> int:
+    """Side of the square patch one output pixel sees: ``num_layers * (k - 1) + 1`` (11 by default)."""
+    return num_layers * (kernel_size - 1) + 1

@@ -1,0 +1,243 @@
+"""SinGAN training: scale by scale, coarsest first (paper sec. 2.2; official ``training.py``)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..core.checkpoint import CheckpointError, read_metadata
+from ..core.device import resolve_device
+from ..core.io import save_grid, save_image
+from ..core.losses import gradient_penalty
+from ..core.pyramid import singan_pyramid
+from ..core.registry import load
+from ..core.resize import resize
+from .config import SinGANConfig
+from .model import Scale, SinGAN
+from .networks import Discriminator, Generator, init_weights
+
+__all__ = ["train", "train_scale"]
+
+
+def scale_seed(seed: int, index: int) -> int:
+    """Seed for scale ``index``: reseeding per scale makes a resumed run equal an uninterrupted one."""
+    return (seed * 1_000_003 + index * 7919) % (2**63)
+
+
+def train(
+    image: torch.Tensor,
+    config: SinGANConfig,
+    *,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    stop_after: int | None = None,
+    on_scale_end: Callable[[SinGAN, int], None] | None = None,
+) -> SinGAN:
+    """Train SinGAN on one image.
+
+    After every finished scale the model is saved to ``out_dir`` (atomically),
+    together with ``scales/NN/`` images (real, reconstruction, samples), so an
+    interrupted run loses at most the scale in progress.
+
+    Args:
+        image: ``(1, 3, H, W)`` in ``[-1, 1]``, any size; it is resized so its long
+            side is at most ``config.max_size``.
+        config: hyperparameters (:data:`~sinkit.singan.config.PRESETS`).
+        out_dir: where to save checkpoints and per-scale images (None: nothing saved).
+        resume: continue the run saved in ``out_dir`` (same image and config).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        progress: show a progress bar per scale.
+        stop_after: train only this many scales in total (for tests / interruption).
+        on_scale_end: called with ``(model, index)`` after each scale.
+
+    Returns:
+        The trained :class:`SinGAN`.
+
+    Raises:
+        ValueError: image too small for the pyramid; ``resume`` with a different
+            image or config than the saved run.
+        CheckpointError: ``resume`` from a corrupt checkpoint.
+    """
+    if image.dim() != 4 or image.shape[:2] != (1, 3):
+        raise ValueError(f"expected a (1, 3, H, W) image, got {tuple(image.shape)}")
+    device = resolve_device(device)
+    spec = singan_pyramid(image.shape[2], image.shape[3], min_size=config.min_size, max_size=config.max_size, scale_factor=config.scale_factor)
+    real = resize(image.to(device), spec.image_size)
+
+    model = None
+    if resume and out_dir is not None and (Path(out_dir) / "model.safetensors").exists():
+        model = _resume(out_dir, real, config, device)
+    if model is None:
+        model = SinGAN(config, spec, real, [], {"train_seconds": [], "seconds_per_iter": [], "losses": []})
+
+    last = spec.num_scales if stop_after is None else min(stop_after, spec.num_scales)
+    for index in range(model.num_scales, last):
+        start = time.perf_counter()
+        scale, losses = train_scale(model, index, progress=progress)
+        model.scales.append(scale)
+        seconds = time.perf_counter() - start
+        model.info["train_seconds"].append(seconds)
+        model.info["seconds_per_iter"].append(seconds / config.iters)
+        model.info["losses"].append(losses)
+        if out_dir is not None:
+            model.save(out_dir)
+            write_scale_images(model, index, Path(out_dir) / "scales" / f"{index:02d}")
+        if on_scale_end is not None:
+            on_scale_end(model, index)
+    return model
+
+
+def _resume(out_dir, real, config, device) -> SinGAN | None:
+    meta = read_metadata(out_dir)
+    if meta["method"] != "singan":
+        raise CheckpointError(f"{out_dir} holds a {meta['method']} model, not singan")
+    model = load(out_dir, device=device)
+    if model.config != config:
+        diff = {k: (v, getattr(config, k)) for k, v in vars(model.config).items() if getattr(config, k) != v}
+        raise ValueError(f"cannot resume {out_dir}: its config differs (saved, asked): {diff}")
+    if model.real.shape != real.shape or (model.real - real).abs().max() > 2 / 255:
+        raise ValueError(f"cannot resume {out_dir}: it was trained on a different image")
+    model.real = real  # identical up to quantisation; keep the caller's exact tensor
+    return model
+
+
+def train_scale(model: SinGAN, index: int, *, progress: bool = True) -> tuple[Scale, dict]:
+    """Train G_index and D_index against the pyramid level ``index``; earlier scales are frozen.
+
+    Implements SinGAN eq. 4: ``min_G max_D L_adv + alpha * L_rec`` with WGAN-GP,
+    ``d_steps`` critic then ``g_steps`` generator updates per iteration.
+
+    Deviations from the official loop (each keeps the method; see docs/singan.md):
+
+    * the reconstruction noise z* is drawn once and kept fixed (paper; the
+      official code redraws it every iteration, upstream issue #63);
+    * the fake used in the generator steps is recomputed (the official code
+      reuses the critic step's fake, which modern PyTorch rejects, #148);
+    * the ``d_steps`` random images from the coarser scales are drawn in one
+      batched pass per iteration instead of one pass per critic step (the
+      coarser generators are frozen and in eval mode, so each image has the same
+      distribution); the critic step's fake is computed without autograd.
+
+    Returns:
+        The trained :class:`Scale` and a dict of loss summaries.
+    """
+    config: SinGANConfig = model.config
+    device = model.device
+    seed = scale_seed(config.seed, index)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+
+    channels = config.channels(index)
+    g_net = Generator(channels, config.num_layers, config.kernel_size)
+    d_net = Discriminator(channels, config.num_layers, config.kernel_size)
+    init_weights(g_net)
+    init_weights(d_net)
+    if index > 0 and model.scales[index - 1].channels == channels:
+        # Official: a scale of the same width starts from the previous scale's weights.
+        g_net.load_state_dict(model.scales[index - 1].generator.state_dict())
+        d_net.load_state_dict(model.scales[index - 1].discriminator.state_dict())
+    g_net.to(device).train()
+    d_net.to(device).train()
+
+    real = model.pyramid[index]
+    size = tuple(real.shape[-2:])
+    scale = Scale(g_net, d_net, 1.0, size, None)
+    pad = scale.generator_padding if config.noise_padding else 0
+    if index == 0:
+        # Coarsest: sigma = 1, input image zero; z* drawn once (1 channel, expanded).
+        z_rec = torch.randn(1, 1, size[0] + 2 * pad, size[1] + 2 * pad, generator=gen).to(device)
+        scale.z_rec = z_rec
+        x_up_rec = torch.zeros_like(real)
+    else:
+        with torch.no_grad():
+            x_up_rec = resize(model.reconstruct(stop=index)[-1], size)
+        scale.noise_amp = config.noise_amp_init * math.sqrt(F.mse_loss(x_up_rec, real).item())
+        z_rec = torch.zeros(1, 3, size[0] + 2 * pad, size[1] + 2 * pad, device=device)
+
+    opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr_d, betas=config.betas)
+    opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr_g, betas=config.betas)
+    milestone = [max(1, round(config.lr_decay_at * config.iters))]
+    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones=milestone, gamma=config.lr_gamma)
+    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones=milestone, gamma=config.lr_gamma)
+    autocast = model._autocast
+    noise_channels = 1 if index == 0 else 3
+
+    rec_history: list[float] = []
+    d_history: list[float] = []
+    bar = tqdm(
+        range(config.iters),
+        desc=f"scale {index}/{model.spec.num_scales - 1} {size[0]}x{size[1]}",
+        disable=not progress,
+        leave=True,
+        dynamic_ncols=True,
+    )
+    for it in bar:
+        z = torch.randn(1, noise_channels, size[0] + 2 * pad, size[1] + 2 * pad, generator=gen).to(device)
+        with torch.no_grad():
+            if index == 0:
+                x_ups = torch.zeros(config.d_steps, 3, *size, device=device)
+            else:
+                zeros = torch.zeros(config.d_steps, 3, *model.sizes[0], device=device)
+                x_ups = resize(model.run_scales(zeros, 0, stop=index, generator=gen), size)
+
+        for j in range(config.d_steps):
+            x_up = x_ups[j : j + 1]
+            with torch.no_grad(), autocast():
+                fake = scale.generate(x_up, z, noise_padding=config.noise_padding).float()
+            opt_d.zero_grad(set_to_none=True)
+            with autocast():
+                loss_d = -d_net(real).float().mean() + d_net(fake).float().mean()
+                gp = gradient_penalty(d_net, real, fake, gen)
+            (loss_d + config.gp_weight * gp).backward()
+            opt_d.step()
+
+        d_net.requires_grad_(False)
+        for _ in range(config.g_steps):
+            opt_g.zero_grad(set_to_none=True)
+            with autocast():
+                fake = scale.generate(x_up, z, noise_padding=config.noise_padding)
+                loss_adv = -d_net(fake).float().mean()
+                rec = scale.generate(x_up_rec, z_rec, noise_padding=config.noise_padding).float()
+            loss_rec = F.mse_loss(rec, real)
+            (loss_adv + config.alpha * loss_rec).backward()
+            opt_g.step()
+        d_net.requires_grad_(True)
+        sched_d.step()
+        sched_g.step()
+
+        rec_history.append(loss_rec.item())
+        d_history.append(loss_d.item())
+        if progress and (it % 25 == 0 or it == config.iters - 1):
+            bar.set_postfix(D=f"{loss_d.item():+.3f}", G=f"{loss_adv.item():+.3f}", rec=f"{loss_rec.item():.4f}")
+    bar.close()
+
+    g_net.eval()
+    d_net.eval()
+    k = max(1, min(20, len(rec_history) // 5))
+    losses = {
+        "rec_first": sum(rec_history[:k]) / k,
+        "rec_last": sum(rec_history[-k:]) / k,
+        "d_last": sum(d_history[-k:]) / k,
+        "noise_amp": scale.noise_amp,
+    }
+    return scale, losses
+
+
+@torch.no_grad()
+def write_scale_images(model: SinGAN, index: int, folder: Path, num_samples: int = 4) -> None:
+    """Real image, reconstruction and random samples at scale ``index`` (to see where training went wrong)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_image(model.pyramid[index], folder / "real.png")
+    save_image(model.reconstruct(stop=index + 1)[-1], folder / "reconstruction.png")
+    zeros = torch.zeros(num_samples, 3, *model.sizes[0], device=model.device)
+    gen = torch.Generator().manual_seed(index)
+    samples = model.run_scales(zeros, 0, stop=index + 1, generator=gen)
+    save_grid(samples, folder / "samples.png", ncol=num_samples)
