@@ -85,6 +85,30 @@ class MultiScaleModel(ABC):
         """Scales at which an image can be injected; SinGAN's coarsest takes only noise."""
         return range(1, self.num_scales)
 
+    def injection_input(self, image: torch.Tensor, index: int) -> torch.Tensor:
+        """The ``x_up`` to feed scale ``index`` when injecting ``image`` (any size).
+
+        Default: ``image`` resized to the scale's size.  SinGAN overrides this with
+        the official down-to-the-coarser-scale-then-up construction.
+
+        Args:
+            image: ``(B, 3, H, W)`` in ``[-1, 1]``.
+            index: injection scale (must be in :meth:`valid_injection_scales`).
+
+        Raises:
+            ValueError: ``index`` outside :meth:`valid_injection_scales`.
+        """
+        self._check_injection_scale(index)
+        return resize(image, self.sizes[index])
+
+    def _check_injection_scale(self, index: int) -> None:
+        valid = self.valid_injection_scales()
+        if index not in valid:
+            raise ValueError(
+                f"injection scale {index} is outside the valid range {valid.start}..{valid.stop - 1} "
+                f"(0 = coarsest = paper's N)"
+            )
+
     # ----------------------------------------------------------------- one scale
     @abstractmethod
     def forward_scale(

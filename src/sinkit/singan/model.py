@@ -15,6 +15,7 @@ from ..core.io import load_image
 from ..core.model import MultiScaleModel
 from ..core.pyramid import PyramidSpec
 from ..core.registry import register_method
+from ..core.resize import resize
 from .config import PRESETS, SinGANConfig
 from .networks import Discriminator, Generator
 
@@ -95,7 +96,15 @@ class SinGAN(MultiScaleModel):
         return len(self.scales)
 
     def valid_injection_scales(self) -> range:
+        """1 .. finest: the coarsest generator takes pure noise (x_up = 0), so nothing can be injected there."""
         return range(1, self.num_scales)
+
+    def injection_input(self, image: torch.Tensor, index: int) -> torch.Tensor:
+        """Official construction (``paint2image.py``, ``editing.py``, ``harmonization.py``): downsample the
+        image to scale ``index - 1`` and upsample it to scale ``index``, so G_index sees the same blur
+        as an upsampled coarser output."""
+        self._check_injection_scale(index)
+        return resize(resize(image, self.sizes[index - 1]), self.sizes[index])
 
     # ------------------------------------------------------------------ training
     @classmethod
