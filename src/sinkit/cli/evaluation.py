@@ -1,3 +1,174 @@
-"""CLI commands for evaluation (see sinkit.cli.main: every click command in COMMANDS is added)."""
+"""CLI commands for evaluation (see sinkit.cli.main: every click command in COMMANDS is added).
 
-COMMANDS: list = []
+``sinkit eval``: score samples (files or a trained model) against a training image.
+``sinkit bench``: train, sample and score a method over a folder of images.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from .common import DEVICE_OPTION, echo_path, friendly_errors, parse_scale
+
+
+def _metric_list(text: str) -> list[str]:
+    from ..metrics import SAMPLE_METRICS
+
+    if text.strip().lower() == "all":
+        return list(SAMPLE_METRICS)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in SAMPLE_METRICS]
+    if unknown:
+        raise click.BadParameter(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(SAMPLE_METRICS)}", param_hint="--metrics")
+    return names
+
+
+def _load_folder(folder: Path):
+    import torch
+
+    from ..bench.harness import list_images
+    from ..core.io import load_image
+
+    files = list_images(folder)
+    images = [load_image(f) for f in files]
+    sizes = {tuple(i.shape[-2:]) for i in images}
+    if len(sizes) != 1:
+        raise ValueError(f"the samples in {folder} have different sizes {sorted(sizes)}; they must share one")
+    return torch.cat(images)
+
+
+METRICS_HELP = "Comma-separated metrics or 'all': sifid64, sifid192, lpips_div, diversity, patch_swd, nn_patch."
+
+
+@click.command("eval")
+@click.argument("real", type=click.Path(exists=True, dir_okay=False))
+@click.argument("samples", type=click.Path(exists=True))
+@click.option("--start-scale", default="N", show_default=True, help="When SAMPLES is a model: first scale with random noise (N, N-1, ... or 0, 1, ...).")
+@click.option("--num", default=10, show_default=True, help="When SAMPLES is a model: samples to draw.")
+@click.option("--seed", default=0, show_default=True, help="When SAMPLES is a model: sampling seed.")
+@click.option("--metrics", "metric_text", default="all", show_default=True, help=METRICS_HELP)
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False), help="Fidelity mode: also score PSNR / RMSE (0-255) / SSIM / MS-SSIM of the first sample against this image.")
+@click.option("--inception", default="fid", show_default=True, type=click.Choice(["fid", "torchvision"]), help="SIFID weights: TF FID port, or the torchvision ImageNet weights the official SinGAN script used.")
+@click.option("--offline", is_flag=True, help="Never try to download metric weights.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the scores to this JSON file.")
+@DEVICE_OPTION
+@friendly_errors
+def eval_command(real, samples, start_scale, num, seed, metric_text, reference, inception, offline, json_out, device):
+    """Score SAMPLES against the training image REAL.
+
+    SAMPLES is a folder of images (all of one size), a single image, or a trained
+    model folder (then --num samples are drawn from --start-scale).  Metrics whose
+    weights are missing are listed with the file to download, and skipped.
+
+    \b
+    Examples:
+      sinkit eval photo.jpg runs/photo --start-scale N-1 --num 50
+      sinkit eval photo.jpg samples/ --metrics sifid64,diversity
+      sinkit eval lr.png sr.png --reference hr.png --metrics nn_patch
+    """
+    import torch
+
+    from ..core.device import resolve_device
+    from ..core.io import load_image
+    from ..core.registry import load
+    from ..core.resize import resize
+    from ..metrics.evaluate import _DeepModels, deep_metric_status, evaluate_fidelity, evaluate_samples
+
+    dev = resolve_device(device)
+    names = _metric_list(metric_text)
+    path = Path(samples)
+    if path.is_dir() and (path / "model.safetensors").exists():
+        model = load(path, device=dev)
+        index = parse_scale(start_scale, model.num_scales)
+        fake = model.sample(num, start_scale=index, generator=seed)
+        image = model.real
+        click.echo(f"{num} samples from {path} (start scale {start_scale}); scoring against the model's training image at {image.shape[2]}x{image.shape[3]} px")
+    else:
+        fake = _load_folder(path) if path.is_dir() else load_image(path)
+        image = load_image(real)
+    fake, image = fake.to(dev), image.to(dev)
+    status = deep_metric_status(download=not offline, inception=inception)
+    runnable = [n for n in names if status.get(n) is None]
+    scores: dict[str, float] = {}
+    start = time.perf_counter()
+    if runnable:
+        if fake.shape[0] < 2:
+            runnable = [n for n in runnable if n not in ("diversity", "lpips_div")]
+        scores.update(evaluate_samples(fake, image, metrics=runnable, deep_models=_DeepModels(inception)))
+    if reference is not None:
+        ref = load_image(reference).to(dev)
+        first = fake[:1] if fake.shape[-2:] == ref.shape[-2:] else resize(fake[:1], tuple(ref.shape[-2:]))
+        scores.update({f"{k}": v for k, v in evaluate_fidelity(first, ref).items()})
+    elapsed = time.perf_counter() - start
+    for name, value in scores.items():
+        click.echo(f"{name:<10} {value:.5f}")
+    for name in names:
+        if status.get(name):
+            click.echo(f"{name:<10} not computed: {status[name]}", err=True)
+    click.echo(f"({fake.shape[0]} images of {fake.shape[2]}x{fake.shape[3]} px scored in {elapsed:.1f} s)")
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(scores, indent=2))
+        echo_path("scores", json_out)
+
+
+@click.command("bench")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder: models, sheets, results.csv, summary.md, plot.")
+@click.option("--method", default="singan", show_default=True, help="Any registered method (sinkit.available_methods()).")
+@click.option("--preset", default="fast", show_default=True, help="The method's hyperparameter preset.")
+@click.option("--samples", default=10, show_default=True, help="Samples per image and start scale (SinGAN's paper: 100).")
+@click.option("--start-scales", default="N,N-1", show_default=True, help="Comma-separated start scales: N (coarsest), N-1, ... or indices 0, 1, ...")
+@click.option("--limit", type=int, help="Only the first LIMIT images (natural file order).  [default: all]")
+@click.option("--seed", default=0, show_default=True, help="Sampling seed (training seeds come from the preset).")
+@click.option("--metrics", "metric_text", default="all", show_default=True, help=METRICS_HELP)
+@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Override a config field of the preset, e.g. --set iters=100 (repeatable).")
+@click.option("--inception", default="fid", show_default=True, type=click.Choice(["fid", "torchvision"]), help="SIFID weights (see sinkit eval --help).")
+@click.option("--offline", is_flag=True, help="Never try to download metric weights.")
+@click.option("--quiet", is_flag=True, help="No training progress bars (one line per image still).")
+@DEVICE_OPTION
+@friendly_errors
+def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit, seed, metric_text, extra, inception, offline, quiet, device):
+    """Train METHOD on every image of DATASET, sample, and score every available metric.
+
+    Resumable: images finished earlier are skipped, the image in progress resumes
+    from its last saved scale.  Writes results.csv (one row per image), summary.md
+    (mean and std per metric next to the papers' numbers), a contact sheet per
+    image and metric_vs_time.png.
+
+    \b
+    Example:
+      sinkit bench data/places50 --method singan --preset fast --samples 10 \\
+          --start-scales N,N-1 --limit 10 --out results/places50-singan-fast
+    """
+    from ..bench import BenchSettings, run_bench
+    from ..core.registry import get_method
+    from .main import _parse_set
+
+    cls = get_method(method)
+    if preset not in cls.presets:
+        raise click.BadParameter(f"unknown preset {preset!r} for {method}; available: {', '.join(cls.presets)}", param_hint="--preset")
+    settings = BenchSettings(
+        method=method,
+        preset=preset,
+        overrides=_parse_set(extra, cls.presets[preset]),
+        samples=samples,
+        start_scales=[s.strip() for s in start_scales.split(",") if s.strip()],
+        seed=seed,
+        metrics=_metric_list(metric_text),
+        inception=inception,
+    )
+    start = time.perf_counter()
+    out = run_bench(dataset, out_dir, settings, limit=limit, device=device, download=not offline, progress=not quiet, log=click.echo)
+    click.echo(f"bench finished in {(time.perf_counter() - start) / 60:.1f} min")
+    for name in ("results.csv", "summary.md", "metric_vs_time.png"):
+        if (out / name).exists():
+            echo_path(name, out / name)
+    echo_path("contact sheets", out / "sheets")
+
+
+COMMANDS: list = [eval_command, bench_command]
