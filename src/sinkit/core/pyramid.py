@@ -15,7 +15,7 @@ import torch
 
 from .resize import _ceil, resize
 
-__all__ = ["PyramidSpec", "singan_pyramid", "build_pyramid", "scaled_sizes"]
+__all__ = ["PyramidSpec", "singan_pyramid", "build_pyramid", "scaled_sizes", "sinir_pyramid", "build_pyramid_chained"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +147,110 @@ def scaled_sizes(
         raise ValueError(f"scale_h and scale_v must be positive, got {scale_h}, {scale_v}")
     out = [(max(1, round(h * scale_v)), max(1, round(w * scale_h))) for h, w in sizes]
     return out
+
+
+def sinir_pyramid(
+    height: int,
+    width: int,
+    *,
+    min_size: int = 25,
+    max_size: int | None = 250,
+    scale_factor: float = 0.75,
+    num_scales: int | None = None,
+) -> PyramidSpec:
+    """SinIR's pyramid for an image of ``height x width`` pixels (official ``ImageHolder``).
+
+    Unlike SinGAN's, the image is resized so that its long side EQUALS
+    ``max_size`` (upscaling small images too), and the factor is recomputed so
+    that the levels span exactly from ``max_size`` down to the long side that
+    corresponds to a short side of ``min_size``.  The official computation
+    (``calc_scale_params``), on the ORIGINAL image size, reproduced exactly::
+
+        long_max  = round(L * max_size / L)  = max_size       # L, S: long / short side
+        short_max = round(S * max_size / L)
+        long_min  = round(L * min_size / S)
+        N         = ceil(log_r(long_min / long_max)) + 1      # r = nominal scale_factor
+        r'        = (long_min / long_max) ** (1 / N)
+        level k   = round(h * r'^(N-k)) x round(w * r'^(N-k)),  k = 0 .. N   (N + 1 levels)
+
+    Worked example (``nature.jpg``, 860x1280): finest 168x250, ``long_min`` 37,
+    N = 8, r' = 0.7876, 9 levels, coarsest 25x37.
+
+    With ``num_scales`` given, the factor is used as is (official ``task: photo``
+    with factor 1 and 2 scales, and ``task: sr`` with factor ``1 / sr_factor``).
+
+    Args:
+        height, width: size of the input image in pixels.
+        min_size: short side of the coarsest level in pixels (paper: 25).
+        max_size: long side of the finest level in pixels (paper: 250; 500 for
+            artistic style transfer); ``None`` keeps the image's own size
+            (super-resolution trains on the low-resolution image as it is).
+        scale_factor: nominal ratio between levels, in ``(0, 1]`` (official 0.75;
+            1 only with ``num_scales``).
+        num_scales: fixed number of levels; ``None`` derives it from the sizes.
+
+    Returns:
+        The :class:`PyramidSpec` (``scale_factor`` is the recomputed ``r'``).
+
+    Raises:
+        ValueError: non-positive sizes, a factor outside ``(0, 1]`` (or 1 without
+            ``num_scales``), or an image whose coarsest level would not be
+            smaller than its finest (aspect ratio too extreme for ``min_size``).
+    """
+    if min(height, width) < 1:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    if not 0 < scale_factor <= 1:
+        raise ValueError(f"scale_factor must be in (0, 1], got {scale_factor}")
+    if max_size is not None and max_size < 1:
+        raise ValueError(f"max_size must be positive or None, got {max_size}")
+    long_side, short_side = max(height, width), min(height, width)
+    target = long_side if max_size is None else max_size
+    long_max, short_max = round(long_side * target / long_side), round(short_side * target / long_side)
+    h, w = (long_max, short_max) if height > width else (short_max, long_max)
+    if min(h, w) < 1:
+        raise ValueError(f"resizing {height}x{width} to a long side of {target} px leaves a side under 1 px")
+    if num_scales is not None:
+        if num_scales < 1:
+            raise ValueError(f"num_scales must be >= 1, got {num_scales}")
+        factor = scale_factor
+        levels = num_scales - 1
+    else:
+        if scale_factor == 1:
+            raise ValueError("scale_factor 1 needs an explicit num_scales (e.g. the photo-style preset: 2)")
+        long_min = round(long_side * min_size / short_side)
+        if long_min >= long_max:
+            raise ValueError(
+                f"no pyramid for {height}x{width}: at max_size={target} the short side is {min(h, w)} px, "
+                f"not above min_size={min_size}; raise max_size or lower min_size"
+            )
+        levels = math.ceil(math.log(long_min / long_max) / math.log(scale_factor)) + 1
+        factor = 1 / math.exp(math.log(long_max / long_min) / levels)
+    sizes = []
+    sf = 1.0
+    for _ in range(levels):
+        sf *= factor  # accumulated product, as the official loop does (not factor ** k)
+        sizes.append((max(1, round(h * sf)), max(1, round(w * sf))))
+    sizes = tuple(reversed(sizes)) + ((h, w),)
+    return PyramidSpec(sizes, float(factor))
+
+
+def build_pyramid_chained(image: torch.Tensor, spec: PyramidSpec, *, antialias: bool = False) -> list[torch.Tensor]:
+    """Downsample ``image`` to every level of ``spec``, each level from the next finer one (SinIR).
+
+    The official SinIR ``ImageHolder._multiscale`` resizes the image to the
+    finest size and then each level from the previous one, with PyTorch's
+    bicubic and no antialiasing (``antialias=False``; its super-resolution
+    setting uses antialiased MATLAB bicubic: ``antialias=True``).
+
+    Args:
+        image: ``(B, 3, H, W)`` in ``[-1, 1]``, any size.
+        spec: the pyramid's sizes.
+        antialias: low-pass when shrinking (see :func:`~sinkit.core.resize.resize`).
+
+    Returns:
+        ``spec.num_scales`` tensors ``(B, 3, h_i, w_i)``, coarsest first.
+    """
+    levels = [resize(image, spec.image_size, antialias=antialias)]
+    for size in reversed(spec.sizes[:-1]):
+        levels.append(resize(levels[-1], size, antialias=antialias))
+    return levels[::-1]
