@@ -1,0 +1,244 @@
+"""A trained SinIR: one reconstruction network per pyramid level (Yoo & Chen, ICML 2021)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+
+from ..core.checkpoint import CheckpointError
+from ..core.config import config_from_dict
+from ..core.io import load_image
+from ..core.model import MultiScaleModel
+from ..core.pyramid import PyramidSpec, build_pyramid_chained, scaled_sizes
+from ..core.registry import register_method
+from ..core.resize import resize
+from .config import PRESETS, SinIRConfig, sr_config
+from .networks import SinIRNet
+
+__all__ = ["SinIR"]
+
+
+@register_method("sinir")
+class SinIR(MultiScaleModel):
+    """SinIR: cascaded reconstruction networks with random pixel shuffling (paper sec. 2).
+
+    Network ``index`` (0 = coarsest = paper's ``F_N``) maps the upsampled output
+    of the coarser scale - at the coarsest scale the real coarsest image - to
+    the image at its scale.  There is no noise: the same input always gives
+    the same output, and every manipulation (style transfer, paint-to-image,
+    editing, harmonization, super-resolution) is injection of an image at a
+    start scale through the shared :meth:`run_scales` loop (``sinkit.tasks``).
+
+    Attributes:
+        networks: the trained networks, coarsest first (eval mode, frozen).
+
+    Example:
+        >>> model = sinkit.SinIR.train("style.png", "photo_style", out_dir="runs/style")  # doctest: +SKIP
+        >>> out = model.run_scales(model.injection_input(content, 0), 0)                   # doctest: +SKIP
+    """
+
+    config_class = SinIRConfig
+    presets = PRESETS
+
+    def __init__(
+        self,
+        config: SinIRConfig,
+        spec: PyramidSpec,
+        real: torch.Tensor,
+        networks: list[SinIRNet] | None = None,
+        info: dict | None = None,
+    ):
+        super().__init__(config, spec, real, info)
+        self.networks: list[SinIRNet] = list(networks or [])
+
+    @property
+    def num_scales(self) -> int:
+        """Number of trained scales."""
+        return len(self.networks)
+
+    @property
+    def pyramid(self) -> list[torch.Tensor]:
+        """The training image at every scale, coarsest first: SinIR's chained, by default
+        non-antialiased construction (:func:`~sinkit.core.pyramid.build_pyramid_chained`)."""
+        if self._pyramid is None or self._pyramid[0].device != self.device:
+            self._pyramid = build_pyramid_chained(self.real, self.spec, antialias=self.config.antialias)
+        return self._pyramid
+
+    # ------------------------------------------------------------------ injection
+    def valid_injection_scales(self) -> range:
+        """Every trained scale, 0 included: SinIR's coarsest network takes an image (the real
+        coarsest image in training), not noise."""
+        return range(0, self.num_scales)
+
+    def injection_input(self, image: torch.Tensor, index: int) -> torch.Tensor:
+        """``image`` as SinIR's inference feeds it to scale ``index`` (paper sec. 2.2; official ``infer``).
+
+        The official code builds the inference image's own pyramid with the
+        training resampler (resize to the finest size, then level by level)
+        and feeds the level of the start scale; here the levels have the
+        training sizes, so the result is ``image`` resized exactly as the
+        training image was.
+
+        Args:
+            image: ``(B, 3, H, W)`` in ``[-1, 1]``, any size.
+            index: start scale (0 = coarsest = paper's N).
+
+        Returns:
+            ``(B, 3, h, w)`` with ``(h, w) = self.sizes[index]``.
+
+        Raises:
+            ValueError: ``index`` outside :meth:`valid_injection_scales`.
+        """
+        self._check_injection_scale(index)
+        spec = PyramidSpec(self.sizes[: index + 1], self.spec.scale_factor)
+        return build_pyramid_chained(image.to(self.device), spec, antialias=self.config.antialias)[-1]
+
+    # ------------------------------------------------------------------ one scale
+    def _autocast(self):
+        if self.config.bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def forward_scale(self, index, x_up, *, noise="random", generator=None):
+        """Apply network ``index`` to ``x_up`` (``(B, 3, h, w)`` in ``[-1, 1]``, any size).
+
+        ``noise`` and ``generator`` are accepted for the shared interface and
+        ignored: SinIR has no noise, and no corruption at inference.
+
+        Returns:
+            ``(B, 3, h, w)`` in ``(-1, 1)``.
+
+        Raises:
+            IndexError: ``index`` is not a trained scale.
+        """
+        if not 0 <= index < self.num_scales:
+            raise IndexError(f"scale {index} is not trained (trained: 0..{self.num_scales - 1})")
+        with torch.no_grad(), self._autocast():
+            out = self.networks[index](x_up.to(self.device))
+        return out.float()
+
+    @torch.no_grad()
+    def reconstruct(self, stop: int | None = None) -> list[torch.Tensor]:
+        """Reconstruction at every scale ``< stop``: the cascade from the real coarsest image (eq. 1), no corruption."""
+        stop = self.num_scales if stop is None else stop
+        return self.run_scales(self.pyramid[0], 0, stop=stop, return_all=True)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        num: int = 1,
+        *,
+        start_scale: int = 0,
+        scale_h: float = 1.0,
+        scale_v: float = 1.0,
+        generator: torch.Generator | int | None = None,
+        batch_size: int = 16,
+    ) -> torch.Tensor:
+        """SinIR has no random generation: ``num`` copies of the training image re-synthesised from ``start_scale``.
+
+        The training image's level ``start_scale`` (resized by ``scale_v`` /
+        ``scale_h`` for other shapes) runs through the finer networks - the
+        paper's Figure 3 with the training image as input.  All ``num`` outputs
+        are identical (``generator`` and ``batch_size`` are accepted for the
+        shared interface and ignored).  Use ``sinkit.tasks`` to manipulate
+        other images.
+
+        Returns:
+            ``(num, 3, H', W')`` in ``[-1, 1]``.
+
+        Raises:
+            ValueError: ``start_scale`` outside ``0 .. num_scales - 1`` or bad factors.
+        """
+        if not 0 <= start_scale < self.num_scales:
+            raise ValueError(f"start_scale must be in 0..{self.num_scales - 1}, got {start_scale}")
+        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
+        x = resize(self.pyramid[start_scale], sizes[start_scale], antialias=self.config.antialias)
+        out = self.run_scales(x, start_scale, sizes=sizes)
+        return out.expand(num, -1, -1, -1).contiguous()
+
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def train(cls, image: str | Path | torch.Tensor, config: SinIRConfig | str | None = None, **kwargs) -> "SinIR":
+        """Train on one image.  See :func:`sinkit.sinir.trainer.train` for every argument.
+
+        Args:
+            image: path or ``(1, 3, H, W)`` tensor in ``[-1, 1]``.
+            config: a :class:`SinIRConfig`, a preset name (``paper``, ``photo_style``,
+                ``art_style``, ``sr``, ``fast``) or None for the paper defaults.
+
+        Raises:
+            ValueError: unknown preset name (and see the trainer).
+        """
+        from .trainer import train
+
+        if isinstance(config, str):
+            if config not in PRESETS:
+                raise ValueError(f"unknown preset {config!r}; available: {', '.join(PRESETS)}")
+            config = PRESETS[config]
+        if not torch.is_tensor(image):
+            image = load_image(image)
+        return train(image, config or SinIRConfig(), **kwargs)
+
+    @classmethod
+    def sr_config(cls, base_config: SinIRConfig, factor: float = 4.0) -> SinIRConfig:
+        """Official super-resolution config for a test-time ``factor``; see :func:`sinkit.sinir.config.sr_config`."""
+        return sr_config(base_config, factor)
+
+    # ------------------------------------------------------------------ persistence
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {"real": self.real}
+        for i, net in enumerate(self.networks):
+            for key, value in net.state_dict().items():
+                tensors[f"networks.{i}.{key}"] = value
+        return tensors
+
+    def metadata(self) -> dict:
+        meta = super().metadata()
+        meta["scales"] = [{"size": list(self.sizes[i]), "channels": net.channels} for i, net in enumerate(self.networks)]
+        return meta
+
+    @classmethod
+    def from_state(cls, tensors, meta) -> "SinIR":
+        try:
+            config = config_from_dict(SinIRConfig, meta["config"])
+            spec = PyramidSpec.from_dict(meta["pyramid"])
+            real = tensors["real"]
+            networks = []
+            for i, s in enumerate(meta["scales"]):
+                net = SinIRNet(int(s["channels"]), config.num_blocks)
+                prefix = f"networks.{i}."
+                net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+                networks.append(net.eval().requires_grad_(False))
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise CheckpointError(f"SinIR checkpoint does not match its metadata: {err}") from err
+        if len(networks) > spec.num_scales:
+            raise CheckpointError(f"checkpoint has {len(networks)} networks but its pyramid only {spec.num_scales}")
+        return cls(config, spec, real, networks, meta.get("info"))
+
+    def to(self, device) -> "SinIR":
+        device = torch.device(device)
+        self.real = self.real.to(device)
+        for net in self.networks:
+            net.to(device)
+        self._pyramid = None
+        return self
+
+    def describe(self) -> str:
+        c = self.config
+        lines = [
+            super().describe(),
+            f"trained       {self.num_scales} of {self.spec.num_scales} scales, {c.iters} iterations each",
+            f"corruption    {c.corruption} p={c.corruption_p}   channels {c.channels}   lr {c.lr}",
+            "",
+            "index  paper  size (HxW)  train_s  loss_last",
+        ]
+        secs = self.info.get("train_seconds", [])
+        losses = self.info.get("losses", [])
+        for i in range(self.num_scales):
+            h, w = self.sizes[i]
+            t = f"{secs[i]:.1f}" if i < len(secs) else "-"
+            loss = f"{losses[i]['last']:.4f}" if i < len(losses) else "-"
+            lines.append(f"{i:5d}  {'N' if i == 0 else f'N-{i}':>5}  {h:4d}x{w:<4d}   {t:>7}  {loss:>9}")
+        return "\n".join(lines)
