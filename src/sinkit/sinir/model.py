@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -72,28 +73,34 @@ class SinIR(MultiScaleModel):
         coarsest image in training), not noise."""
         return range(0, self.num_scales)
 
-    def injection_input(self, image: torch.Tensor, index: int) -> torch.Tensor:
+    def injection_input(
+        self, image: torch.Tensor, index: int, sizes: Sequence[tuple[int, int]] | None = None
+    ) -> torch.Tensor:
         """``image`` as SinIR's inference feeds it to scale ``index`` (paper sec. 2.2; official ``infer``).
 
         The official code builds the inference image's own pyramid with the
-        training resampler (resize to the finest size, then level by level)
-        and feeds the level of the start scale; here the levels have the
-        training sizes, so the result is ``image`` resized exactly as the
-        training image was.
+        training resampler (resize to the finest size, then level by level down
+        to the start scale) and feeds the start scale's level; here the levels
+        have the model's sizes, so the result is ``image`` resized exactly as
+        the training image was.
 
         Args:
             image: ``(B, 3, H, W)`` in ``[-1, 1]``, any size.
             index: start scale (0 = coarsest = paper's N).
+            sizes: per-scale sizes for another output shape (default :attr:`sizes`;
+                see :func:`~sinkit.core.pyramid.scaled_sizes`).
 
         Returns:
-            ``(B, 3, h, w)`` with ``(h, w) = self.sizes[index]``.
+            ``(B, 3, h, w)`` with ``(h, w) = sizes[index]``.
 
         Raises:
             ValueError: ``index`` outside :meth:`valid_injection_scales`.
         """
         self._check_injection_scale(index)
-        spec = PyramidSpec(self.sizes[: index + 1], self.spec.scale_factor)
-        return build_pyramid_chained(image.to(self.device), spec, antialias=self.config.antialias)[-1]
+        sizes = tuple(tuple(s) for s in (self.sizes if sizes is None else sizes))
+        # only the levels from the finest down to ``index`` are needed
+        spec = PyramidSpec(sizes[index:], self.spec.scale_factor)
+        return build_pyramid_chained(image.to(self.device), spec, antialias=self.config.antialias)[0]
 
     # ------------------------------------------------------------------ one scale
     def _autocast(self):
