@@ -197,7 +197,7 @@ def run_bench(
             f"[{n}/{len(images)}] {path.name}: {row['num_scales']} scales, trained in {row['train_s']:.0f} s, "
             f"peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
         )
-    write_reports(out, status=status)
+    write_reports(out, status={m: status.get(m) for m in settings.metrics})
     return out
 
 

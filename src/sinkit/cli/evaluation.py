@@ -75,7 +75,6 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
     from ..core.device import resolve_device
     from ..core.io import load_image
     from ..core.registry import load
-    from ..core.resize import resize
     from ..metrics.evaluate import _DeepModels, deep_metric_status, evaluate_fidelity, evaluate_samples
 
     dev = resolve_device(device)
@@ -101,8 +100,12 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
         scores.update(evaluate_samples(fake, image, metrics=runnable, deep_models=_DeepModels(inception)))
     if reference is not None:
         ref = load_image(reference).to(dev)
-        first = fake[:1] if fake.shape[-2:] == ref.shape[-2:] else resize(fake[:1], tuple(ref.shape[-2:]))
-        scores.update({f"{k}": v for k, v in evaluate_fidelity(first, ref).items()})
+        if fake.shape[-2:] != ref.shape[-2:]:
+            raise ValueError(
+                f"--reference is {ref.shape[2]}x{ref.shape[3]} px but the sample is {fake.shape[2]}x{fake.shape[3]} px; "
+                "fidelity needs images of the same size"
+            )
+        scores.update(evaluate_fidelity(fake[:1], ref))
     elapsed = time.perf_counter() - start
     for name, value in scores.items():
         click.echo(f"{name:<10} {value:.5f}")
@@ -130,9 +133,10 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
 @click.option("--inception", default="fid", show_default=True, type=click.Choice(["fid", "torchvision"]), help="SIFID weights (see sinkit eval --help).")
 @click.option("--offline", is_flag=True, help="Never try to download metric weights.")
 @click.option("--quiet", is_flag=True, help="No training progress bars (one line per image still).")
+@click.option("--report-only", is_flag=True, help="Only rewrite results.csv, summary.md and the plot from the finished images in --out.")
 @DEVICE_OPTION
 @friendly_errors
-def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit, seed, metric_text, extra, inception, offline, quiet, device):
+def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit, seed, metric_text, extra, inception, offline, quiet, report_only, device):
     """Train METHOD on every image of DATASET, sample, and score every available metric.
 
     Resumable: images finished earlier are skipped, the image in progress resumes
@@ -145,9 +149,19 @@ def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit
       sinkit bench data/places50 --method singan --preset fast --samples 10 \\
           --start-scales N,N-1 --limit 10 --out results/places50-singan-fast
     """
-    from ..bench import BenchSettings, run_bench
+    from ..bench import BenchSettings, run_bench, write_reports
     from ..core.registry import get_method
+    from ..metrics.evaluate import deep_metric_status
     from .main import _parse_set
+
+    if report_only:
+        if not (Path(out_dir) / "bench.json").exists():
+            raise click.ClickException(f"{out_dir} holds no benchmark (no bench.json)")
+        settings = json.loads((Path(out_dir) / "bench.json").read_text())["settings"]
+        status = deep_metric_status(download=not offline, inception=settings.get("inception", "fid"))
+        for name, path in write_reports(out_dir, status={m: status.get(m) for m in settings["metrics"]}).items():
+            echo_path(path.name, path)
+        return
 
     cls = get_method(method)
     if preset not in cls.presets:

@@ -71,8 +71,12 @@ def ms_ssim(a: torch.Tensor, b: torch.Tensor, window_size: int = 11) -> float:
 
     Raises:
         ValueError: short side of 32 px or less (no window fits), or bad input.
+        ImportError: pytorch-msssim is not installed (``pip install sinkit[eval]``).
     """
-    from pytorch_msssim import ms_ssim as _ms_ssim
+    try:
+        from pytorch_msssim import ms_ssim as _ms_ssim
+    except ImportError as err:
+        raise ImportError("MS-SSIM needs pytorch-msssim: pip install 'sinkit[eval]'") from err
 
     x, y = _prepare(a, b)
     side = min(x.shape[-2:])
