@@ -32,6 +32,7 @@ def dataset(tmp_path_factory):
         img = (img + 0.1 * torch.rand(3, 32, 40, generator=g)).clamp(0, 1)
         Image.fromarray((img.permute(1, 2, 0).numpy() * 255).astype("uint8")).save(folder / f"{name}.png")
     (folder / "notes.txt").write_text("not an image")
+    (folder / "zz_broken.png").write_bytes(b"not a png")
     return folder
 
 
@@ -47,6 +48,7 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
     )
     assert result.exit_code == 0, result.output
     assert "not computed: sifid64" in result.output
+    assert "zz_broken.png: FAILED" in result.output  # logged, and the run went on
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [r["image"] for r in rows] == ["2", "10"]
     for r in rows:
@@ -69,7 +71,7 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
     settings = BenchSettings(overrides={"iters": 2, "max_size": 40, "min_size": 20}, samples=2, start_scales=["N", "N-1"])
     run_bench(dataset, out, settings, device="cpu", progress=False, log=lines.append)
     assert sum("finished earlier, skipped" in line for line in lines) == 2
-    assert not any("training" in line for line in lines)
+    assert not any("training" in line and "zz_broken" not in line for line in lines)
     assert (out / "per_image" / "2.json").read_text() == first
 
     # other settings in the same folder would mix two benchmarks
