@@ -44,12 +44,15 @@ def _method_names():
 @click.option("--seed", type=int, help="Random seed (initialisation, noise).  [preset: 0]")
 @click.option("--alpha", type=float, help="Reconstruction loss weight.  [preset: singan paper 10]")
 @click.option("--bf16/--no-bf16", default=None, help="bfloat16 autocast (faster on recent CPUs/GPUs).  [preset: off]")
+@click.option("--task", type=click.Choice(["generate", "sr"]), default="generate", show_default=True, help="sr: super-resolution model for 'sinkit upscale' (method's sr_config: SinGAN alpha 100, pyramid ratio factor**(-1/k)).")
+@click.option("--factor", type=float, default=4.0, show_default=True, help="Upscaling factor an --task sr model is built for.")
+@click.option("--noise-padding/--no-noise-padding", default=None, help="Draw noise at padded size (official animation models; SinGAN only).  [preset: off]")
 @click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Override any config field, e.g. --set d_steps=1 (repeatable).")
 @click.option("--samples", "num_samples", default=8, show_default=True, help="Random samples written when training ends (0: none).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @DEVICE_OPTION
 @friendly_errors
-def train(image, out_dir, method, preset, resume, max_size, min_size, scale_factor, iters, seed, alpha, bf16, extra, num_samples, quiet, device):
+def train(image, out_dir, method, preset, resume, max_size, min_size, scale_factor, iters, seed, alpha, bf16, task, factor, noise_padding, extra, num_samples, quiet, device):
     """Train a model on IMAGE and save it to --out.
 
     \b
@@ -57,6 +60,8 @@ def train(image, out_dir, method, preset, resume, max_size, min_size, scale_fact
       sinkit train photo.jpg --out runs/photo                  # paper defaults
       sinkit train photo.jpg --out runs/photo --preset fast    # minutes on a CPU
       sinkit train photo.jpg --out runs/photo --resume         # after Ctrl-C
+      sinkit train LR.png --out runs/lr --task sr --factor 4   # then: sinkit upscale runs/lr
+      sinkit train fire.png --out runs/fire --noise-padding    # for: sinkit animate
     """
     from ..core.config import replace_config
     from ..core.io import load_image, save_grid
@@ -65,9 +70,14 @@ def train(image, out_dir, method, preset, resume, max_size, min_size, scale_fact
     cls = get_method(method)
     if preset not in cls.presets:
         raise click.BadParameter(f"unknown preset {preset!r} for {method}; available: {', '.join(cls.presets)}", param_hint="--preset")
-    overrides = dict(max_size=max_size, min_size=min_size, scale_factor=scale_factor, iters=iters, seed=seed, alpha=alpha, bf16=bf16)
-    overrides.update(_parse_set(extra, cls.presets[preset]))
-    config = replace_config(cls.presets[preset], **overrides)
+    base = cls.presets[preset]
+    if task == "sr":
+        if not hasattr(cls, "sr_config"):
+            raise click.BadParameter(f"method {method} has no super-resolution configuration", param_hint="--task")
+        base = cls.sr_config(base, factor)
+    overrides = dict(max_size=max_size, min_size=min_size, scale_factor=scale_factor, iters=iters, seed=seed, alpha=alpha, bf16=bf16, noise_padding=noise_padding)
+    overrides.update(_parse_set(extra, base))
+    config = replace_config(base, **overrides)
     img = load_image(image)
     click.echo(f"training {method} ({preset} preset) on {image} ({img.shape[2]}x{img.shape[3]} px) -> {out_dir}")
     start = time.perf_counter()

@@ -1,3 +1,370 @@
-"""CLI commands for tasks (see sinkit.cli.main: every click command in COMMANDS is added)."""
+"""CLI commands for manipulation tasks (see sinkit.cli.main: every click command in COMMANDS is added).
 
-COMMANDS: list = []
+Each command is a thin layer over :mod:`sinkit.tasks`: it loads the model and
+the inputs, runs the task, and writes into ``--out`` the result(s), the inputs
+as the model saw them, and a side-by-side comparison sheet, printing every
+path.  ``--scale all`` (paint, edit, harmonize, transfer) runs every valid
+injection scale with the same seed and adds a labelled ``sweep.png``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from pathlib import Path
+
+import click
+
+from .common import DEVICE_OPTION, echo_path, friendly_errors, parse_scale, parse_scales
+
+__all__ = ["COMMANDS"]
+
+
+def _label(index: int) -> str:
+    return "N" if index == 0 else f"N-{index}"
+
+
+@contextlib.contextmanager
+def _report_adjustments():
+    """Print the library's InputAdjustedWarnings (resized input, inverted mask...) as notes."""
+    from ..tasks.masks import InputAdjustedWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputAdjustedWarning)
+        try:
+            yield
+        finally:
+            seen = set()
+            for w in caught:
+                if issubclass(w.category, InputAdjustedWarning) and str(w.message) not in seen:
+                    seen.add(str(w.message))
+                    click.echo(f"note: {w.message}")
+                elif not issubclass(w.category, InputAdjustedWarning):
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _load(model_dir, device):
+    from ..core.registry import load
+
+    return load(model_dir, device=device)
+
+
+def _scales(text: str, model) -> list[int]:
+    valid = model.valid_injection_scales()
+    try:
+        return parse_scales(text, model.num_scales, valid)
+    except click.BadParameter as err:
+        raise click.BadParameter(str(err), param_hint="--scale") from None
+
+
+def _timed(label: str, start: float) -> None:
+    click.echo(f"{label} in {time.perf_counter() - start:.2f} s")
+
+
+SCALE_OPTION = click.option(
+    "--scale",
+    "scale_text",
+    required=True,
+    help="Injection scale: index from the coarsest (2) or paper notation (N-2); comma list or 'all' for a sweep.",
+)
+SEED_OPTION = click.option("--seed", default=0, show_default=True, help="Random seed of the injected noise.")
+
+
+def _out_option(default: str):
+    return click.option(
+        "--out", "out_dir", default=default, show_default=True, type=click.Path(file_okay=False), help="Output folder."
+    )
+
+
+def _write_sweep(results: dict, out: Path, first: list, first_labels: list[str], name: str = "sweep.png") -> Path:
+    from ..core.io import save_grid
+
+    images = list(first) + [results[s] for s in results]
+    labels = list(first_labels) + [f"scale {_label(s)} ({s})" for s in results]
+    return save_grid(images, out / name, ncol=min(len(images), 6), labels=labels)
+
+
+# ----------------------------------------------------------------------------- paint
+@click.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--paint", "paint_path", required=True, type=click.Path(dir_okay=False), help="Clipart / paint image (flat colours).")
+@SCALE_OPTION
+@click.option("--quantize", is_flag=True, help="Map the paint to the training image's k main colours at the scale (k-means; no retraining).")
+@click.option("--k", "k", default=5, show_default=True, help="Colours for --quantize (official 5).")
+@click.option("--keep-shape", is_flag=True, help="Generate at the paint's aspect ratio instead of stretching it to the training image's.")
+@SEED_OPTION
+@_out_option("paint_out")
+@DEVICE_OPTION
+@friendly_errors
+def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_dir, device):
+    """Paint-to-image: inject a clipart at a coarse scale (SinGAN sec. 4; paper: N-1 or N-2).
+
+    \b
+    Examples:
+      sinkit paint runs/aurora --paint aurora_paint.png --scale N-1
+      sinkit paint runs/aurora --paint aurora_paint.png --scale all --quantize
+    """
+    from ..core.io import load_image, save_grid, save_image
+    from ..tasks import paint_to_image
+    from ..tasks.inject import fit_to_model
+    from ..tasks.paint import color_centers, quantize_colors
+
+    model = _load(model_dir, device)
+    scales = _scales(scale_text, model)
+    out = Path(out_dir)
+    image = load_image(paint_path).to(model.device)
+    results = {}
+    with _report_adjustments():
+        start = time.perf_counter()
+        for s in scales:
+            results[s] = paint_to_image(model, image, s, quantize=quantize, k=k, keep_shape=keep_shape, generator=seed)
+        _timed(f"painted at {len(scales)} scale(s)", start)
+        shown = image if keep_shape else fit_to_model(image, model, name="paint")
+    inputs, labels = [model.real, shown], ["training image", "paint"]
+    echo_path("training image", save_image(model.real, out / "training_image.png"))
+    echo_path("paint", save_image(shown, out / "paint.png"))
+    if quantize:
+        for s in scales:
+            q = quantize_colors(shown, color_centers(model.pyramid[s], k))
+            echo_path(f"quantized {_label(s)}", save_image(q, out / f"paint_quantized_{_label(s)}.png"))
+            if len(scales) == 1:
+                inputs.append(q)
+                labels.append(f"quantized (k={k})")
+    for s, img in results.items():
+        echo_path(f"result {_label(s)}", save_image(img, out / f"result_{_label(s)}.png"))
+    if len(scales) == 1:
+        s = scales[0]
+        echo_path("comparison", save_grid(inputs + [results[s]], out / "comparison.png", ncol=len(inputs) + 1, labels=labels + [f"result {_label(s)}"]))
+    else:
+        echo_path("sweep", _write_sweep(results, out, inputs, labels))
+
+
+# ----------------------------------------------------------------------------- edit / harmonize
+def _blend_command(name: str, default_dilation: int, doc: str):
+    from ..tasks.masks import BLUR_SIGMA
+
+    @click.command(name=name, help=doc)
+    @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+    @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="The edited / composite image.")
+    @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False), help="White = region to regenerate (grey/RGB/RGBA accepted; thresholded at 0.5).")
+    @SCALE_OPTION
+    @click.option("--dilation", default=default_dilation, show_default=True, help="Mask dilation: disk radius in px at the model's finest size (official value).")
+    @click.option("--blur", "blur_sigma", default=BLUR_SIGMA, show_default=True, help="Mask Gaussian blur sigma, px (official 5).")
+    @click.option("--invert-mask/--no-invert-mask", default=None, help="Force or forbid inverting the mask.  [default: invert only if the input differs from the training image mostly outside the mask]")
+    @SEED_OPTION
+    @_out_option(f"{name}_out")
+    @DEVICE_OPTION
+    @friendly_errors
+    def command(model_dir, input_path, mask_path, scale_text, dilation, blur_sigma, invert_mask, seed, out_dir, device):
+        from ..core.io import load_image, load_mask, save_grid, save_image
+        from ..tasks import edit, harmonize
+
+        task = edit if name == "edit" else harmonize
+        model = _load(model_dir, device)
+        scales = _scales(scale_text, model)
+        out = Path(out_dir)
+        image = load_image(input_path).to(model.device)
+        mask = load_mask(mask_path).to(model.device)
+        results = {}
+        with _report_adjustments():
+            start = time.perf_counter()
+            for s in scales:
+                results[s] = task(model, image, s, mask=mask, dilation_radius=dilation, blur_sigma=blur_sigma, invert_mask=invert_mask, generator=seed)
+            _timed(f"{name}: {len(scales)} scale(s)", start)
+        first = next(iter(results.values()))
+        from ..tasks.inject import fit_to_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            shown = fit_to_model(image, model)
+        mask_rgb = first.mask.expand(-1, 3, -1, -1) * 2 - 1
+        echo_path("training image", save_image(model.real, out / "training_image.png"))
+        echo_path("input", save_image(shown, out / "input.png"))
+        echo_path("mask (used)", save_image(mask_rgb, out / "mask_dilated.png"))
+        for s, r in results.items():
+            echo_path(f"raw {_label(s)}", save_image(r.raw, out / f"raw_{_label(s)}.png"))
+            echo_path(f"blended {_label(s)}", save_image(r.blended, out / f"blended_{_label(s)}.png"))
+        inputs, labels = [model.real, shown, mask_rgb], ["training image", "input", "mask (dilated, blurred)"]
+        if len(scales) == 1:
+            r = first
+            s = scales[0]
+            echo_path("comparison", save_grid(inputs + [r.raw, r.blended], out / "comparison.png", ncol=5, labels=labels + [f"raw {_label(s)}", f"blended {_label(s)}"]))
+        else:
+            echo_path("sweep", _write_sweep({s: r.blended for s, r in results.items()}, out, inputs, labels))
+            echo_path("sweep (raw)", _write_sweep({s: r.raw for s, r in results.items()}, out, inputs, labels, "sweep_raw.png"))
+
+    return command
+
+
+edit_cmd = _blend_command(
+    "edit",
+    20,
+    """Editing: make copy-pasted regions seamless (SinGAN sec. 4, fig. 12).
+
+    The model is trained on the ORIGINAL image; --input is the edited version,
+    --mask marks the edited regions.  Writes the raw generated image and the
+    blend (1 - m) * training + m * generated.
+
+    \b
+    Examples:
+      sinkit edit runs/stone --input stone_edit_1.png --mask stone_edit_1_mask.png --scale N-2
+      sinkit edit runs/stone --input stone_edit_1.png --mask stone_edit_1_mask.png --scale all
+    """,
+)
+
+harmonize_cmd = _blend_command(
+    "harmonize",
+    7,
+    """Harmonization: blend a pasted object into a background (SinGAN sec. 4, fig. 13).
+
+    The model is trained on the BACKGROUND image; --input is the naive
+    composite, --mask marks the pasted object.  The paper finds scales 2-4
+    (from the coarsest) best.
+
+    \b
+    Examples:
+      sinkit harmonize runs/scream --input scream_naive.jpg --mask scream_naive_mask.jpg --scale N-3
+      sinkit harmonize runs/scream --input scream_naive.jpg --mask scream_naive_mask.jpg --scale all
+    """,
+)
+
+
+# ----------------------------------------------------------------------------- transfer
+@click.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="Content image to inject.")
+@SCALE_OPTION
+@click.option("--keep-shape", is_flag=True, help="Generate at the input's aspect ratio instead of stretching it to the training image's.")
+@SEED_OPTION
+@_out_option("transfer_out")
+@DEVICE_OPTION
+@friendly_errors
+def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, device):
+    """Plain injection of --input at --scale (SinIR style transfer; coarse = global change, fine = colours).
+
+    \b
+    Examples:
+      sinkit transfer runs/style --input content.jpg --scale N-4
+      sinkit transfer runs/style --input content.jpg --scale all --keep-shape
+    """
+    from ..core.io import load_image, save_grid, save_image
+    from ..tasks import inject
+    from ..tasks.inject import fit_to_model
+
+    model = _load(model_dir, device)
+    scales = _scales(scale_text, model)
+    out = Path(out_dir)
+    image = load_image(input_path).to(model.device)
+    with _report_adjustments():
+        start = time.perf_counter()
+        results = {s: inject(model, image, s, keep_shape=keep_shape, generator=seed) for s in scales}
+        _timed(f"injected at {len(scales)} scale(s)", start)
+        shown = image if keep_shape else fit_to_model(image, model)
+    echo_path("training image", save_image(model.real, out / "training_image.png"))
+    echo_path("input", save_image(shown, out / "input.png"))
+    for s, img in results.items():
+        echo_path(f"result {_label(s)}", save_image(img, out / f"result_{_label(s)}.png"))
+    inputs, labels = [model.real, shown], ["training image", "input"]
+    if len(scales) == 1:
+        s = scales[0]
+        echo_path("comparison", save_grid(inputs + [results[s]], out / "comparison.png", ncol=3, labels=labels + [f"result {_label(s)}"]))
+    else:
+        echo_path("sweep", _write_sweep(results, out, inputs, labels))
+
+
+# ----------------------------------------------------------------------------- upscale
+@click.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), help="Low-resolution image.  [default: the training image]")
+@click.option("--factor", default=4.0, show_default=True, help="Total upscaling factor (k passes of the model's ratio r).")
+@click.option("--noise", type=click.Choice(["random", "zero"]), default="random", show_default=True, help="Noise injected with each pass (official: random).")
+@SEED_OPTION
+@_out_option("upscale_out")
+@DEVICE_OPTION
+@friendly_errors
+def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
+    """Super-resolution: k times, upsample by r and apply the finest generator (SinGAN sec. 4, fig. 10).
+
+    Train the model on the low-resolution image with 'sinkit train LR.png --task sr --factor 4'.
+
+    \b
+    Examples:
+      sinkit upscale runs/lr --factor 4 --out sr/
+      sinkit upscale runs/lr --input other_lr.png --factor 4
+    """
+    from ..core.io import load_image, save_grid, save_image
+    from ..core.resize import resize
+    from ..tasks import sr_steps
+    from ..tasks import upscale as upscale_fn
+
+    model = _load(model_dir, device)
+    image = model.real if input_path is None else load_image(input_path).to(model.device)
+    k, r = sr_steps(model, factor)
+    if getattr(model.config, "sr_factor", None) == 0:
+        click.echo("note: this model was not trained with --task sr (alpha 100, SR pyramid); results will be weaker")
+    click.echo(f"{k} passes of x{r:.4f} (model ratio) to reach x{factor:g}")
+    start = time.perf_counter()
+    passes = upscale_fn(model, image, factor, noise=noise, generator=seed, return_all=True)
+    _timed(f"upscaled {image.shape[2]}x{image.shape[3]} -> {passes[-1].shape[2]}x{passes[-1].shape[3]}", start)
+    out = Path(out_dir)
+    result = passes[-1]
+    bicubic = resize(image, tuple(result.shape[-2:]))
+    echo_path("input", save_image(image, out / "input.png"))
+    echo_path("result", save_image(result, out / "result.png"))
+    echo_path("bicubic", save_image(bicubic, out / "bicubic.png"))
+    echo_path("passes", save_grid(passes, out / "passes.png", ncol=len(passes), labels=[f"pass {i + 1}" for i in range(len(passes))]))
+    echo_path("comparison", save_grid([bicubic, result], out / "comparison.png", ncol=2, labels=[f"bicubic x{factor:g}", f"sinkit x{factor:g}"]))
+
+
+# ----------------------------------------------------------------------------- animate
+@click.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--start-scale", default="0", show_default=True, help="First scale whose noise moves: 0 (= N, largest motion), 1 (= N-1), ...")
+@click.option("--beta", default=0.9, show_default=True, help="Momentum of the z random walk (official 0.80-0.95; higher = smoother).")
+@click.option("--alpha", default=0.1, show_default=True, help="Pull of every frame towards the reconstruction noise (official 0.1).")
+@click.option("--frames", default=100, show_default=True, help="Number of frames.")
+@click.option("--fps", default=10.0, show_default=True, help="Frames per second.")
+@click.option("--out", "out_path", default="clip.gif", show_default=True, type=click.Path(dir_okay=False), help="Clip file: .gif (Pillow) or .mp4 (needs imageio-ffmpeg).")
+@SEED_OPTION
+@DEVICE_OPTION
+@friendly_errors
+def animate(model_dir, start_scale, beta, alpha, frames, fps, out_path, seed, device):
+    """Animation: a random walk in z-space from the reconstruction (SinGAN sec. 4).
+
+    Best with a model trained with --noise-padding (as the official animation models).
+
+    \b
+    Examples:
+      sinkit animate runs/lightning --start-scale N --beta 0.9 --frames 100 --fps 10 --out clip.gif
+      sinkit animate runs/lightning --start-scale N-1 --beta 0.85 --out clip.mp4
+    """
+    from ..core.io import save_grid
+    from ..tasks import VideoWriterUnavailable, save_animation
+    from ..tasks import animate as animate_fn
+
+    model = _load(model_dir, device)
+    index = parse_scale(start_scale, model.num_scales)
+    if not getattr(model.config, "noise_padding", True):
+        click.echo("note: this model was trained without noise padding (official animation models use it: sinkit train --noise-padding)")
+    start = time.perf_counter()
+    clip = animate_fn(model, start_scale=index, frames=frames, alpha=alpha, beta=beta, generator=seed)
+    _timed(f"{frames} frames of {clip.shape[2]}x{clip.shape[3]} px", start)
+    path = Path(out_path)
+    try:
+        written = save_animation(clip, path, fps=fps)
+    except VideoWriterUnavailable as err:
+        written = save_animation(clip, path.with_suffix(".gif"), fps=fps)
+        click.echo(f"warning: {err}; wrote a GIF instead")
+    echo_path("clip", written)
+    picks = sorted({0, frames // 4, frames // 2, (3 * frames) // 4, frames - 1})
+    sheet = save_grid(
+        [model.real] + [clip[i : i + 1] for i in picks],
+        path.with_name(path.stem + "_frames.png"),
+        ncol=len(picks) + 1,
+        labels=["training image"] + [f"frame {i}" for i in picks],
+    )
+    echo_path("frames", sheet)
+
+
+COMMANDS: list = [paint, edit_cmd, harmonize_cmd, upscale, animate, transfer]

@@ -85,7 +85,9 @@ class MultiScaleModel(ABC):
         """Scales at which an image can be injected; SinGAN's coarsest takes only noise."""
         return range(1, self.num_scales)
 
-    def injection_input(self, image: torch.Tensor, index: int) -> torch.Tensor:
+    def injection_input(
+        self, image: torch.Tensor, index: int, sizes: Sequence[tuple[int, int]] | None = None
+    ) -> torch.Tensor:
         """The ``x_up`` to feed scale ``index`` when injecting ``image`` (any size).
 
         Default: ``image`` resized to the scale's size.  SinGAN overrides this with
@@ -94,12 +96,15 @@ class MultiScaleModel(ABC):
         Args:
             image: ``(B, 3, H, W)`` in ``[-1, 1]``.
             index: injection scale (must be in :meth:`valid_injection_scales`).
+            sizes: per-scale sizes for another output shape (default :attr:`sizes`;
+                see :func:`~sinkit.core.pyramid.scaled_sizes`).
 
         Raises:
             ValueError: ``index`` outside :meth:`valid_injection_scales`.
         """
         self._check_injection_scale(index)
-        return resize(image, self.sizes[index])
+        sizes = self.sizes if sizes is None else sizes
+        return resize(image, sizes[index])
 
     def _check_injection_scale(self, index: int) -> None:
         valid = self.valid_injection_scales()
@@ -137,6 +142,15 @@ class MultiScaleModel(ABC):
         Methods without noise (SinIR) return an empty tensor.
         """
         return torch.empty(0)
+
+    def reconstruction_noise(self, index: int) -> torch.Tensor:
+        """The fixed noise of the reconstruction path at scale ``index`` (SinGAN eq. 5: z* at the
+        coarsest scale, zeros elsewhere), shaped like :meth:`noise_like` at the training size.
+
+        Default: zeros (methods without noise return an empty tensor).  Animation's
+        random walk (SinGAN sec. 4) is anchored on it.
+        """
+        return torch.zeros_like(self.noise_like(index, 1, self.sizes[index]))
 
     # ----------------------------------------------------------------- the loop
     def run_scales(

@@ -57,6 +57,9 @@ class SinGANConfig:
     # --- variants
     noise_padding: bool = False
     """draw noise at padded size instead of zero-padding it (official animation models)"""
+    sr_factor: float = 0.0
+    """super-resolution model: the upscaling factor its pyramid is built for (0: ordinary pyramid;
+    see :meth:`SinGAN.sr_config`, paper sec. 4)"""
     bf16: bool = False
     """bfloat16 autocast for the networks (CPU: ~25-30% faster; not in the paper)"""
     seed: int = 0
@@ -74,6 +77,8 @@ class SinGANConfig:
             raise ValueError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
         if not 0 < self.scale_factor < 1:
             raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
+        if self.sr_factor != 0 and not self.sr_factor > 1:
+            raise ValueError(f"sr_factor must be 0 (off) or > 1, got {self.sr_factor}")
         if not 0 < self.lr_decay_at <= 1:
             raise ValueError(f"lr_decay_at must be in (0, 1], got {self.lr_decay_at}")
 

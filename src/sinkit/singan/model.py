@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -99,12 +99,18 @@ class SinGAN(MultiScaleModel):
         """1 .. finest: the coarsest generator takes pure noise (x_up = 0), so nothing can be injected there."""
         return range(1, self.num_scales)
 
-    def injection_input(self, image: torch.Tensor, index: int) -> torch.Tensor:
+    def injection_input(self, image: torch.Tensor, index: int, sizes=None) -> torch.Tensor:
         """Official construction (``paint2image.py``, ``editing.py``, ``harmonization.py``): downsample the
         image to scale ``index - 1`` and upsample it to scale ``index``, so G_index sees the same blur
-        as an upsampled coarser output."""
+        as an upsampled coarser output.  ``sizes``: per-scale sizes for another shape (default the training's)."""
         self._check_injection_scale(index)
-        return resize(resize(image, self.sizes[index - 1]), self.sizes[index])
+        sizes = self.sizes if sizes is None else sizes
+        return resize(resize(image, sizes[index - 1]), sizes[index])
+
+    def reconstruction_noise(self, index: int) -> torch.Tensor:
+        """z* at the coarsest scale, zeros elsewhere (paper eq. 5), as :meth:`noise_like` shapes it."""
+        z = self.scales[index].z_rec
+        return z if z is not None else torch.zeros_like(self.noise_like(index, 1, self.sizes[index]))
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -130,6 +136,27 @@ class SinGAN(MultiScaleModel):
         if not torch.is_tensor(image):
             image = load_image(image)
         return train(image, config or SinGANConfig(), **kwargs)
+
+    @classmethod
+    def sr_config(cls, base_config: SinGANConfig | str, factor: float) -> SinGANConfig:
+        """Config for a super-resolution model (paper sec. 4): alpha = 100, min_size 18 and the
+        official SR pyramid of ratio ``1 / r``, ``r = factor ** (1/k)`` (x4: k = 6, r = 1.26).
+
+        Args:
+            base_config: a config or preset name whose other settings are kept.
+            factor: the upscaling factor (> 1) that ``sinkit upscale`` will use.
+
+        Raises:
+            ValueError: factor <= 1 or unknown preset.
+        """
+        from .trainer import sr_steps_for
+
+        if isinstance(base_config, str):
+            if base_config not in PRESETS:
+                raise ValueError(f"unknown preset {base_config!r}; available: {', '.join(PRESETS)}")
+            base_config = PRESETS[base_config]
+        _, r = sr_steps_for(factor)
+        return replace(base_config, alpha=100.0, min_size=18, scale_factor=1 / r, sr_factor=float(factor))
 
     # ------------------------------------------------------------------ one scale
     def _autocast(self):
