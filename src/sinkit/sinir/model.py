@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import torch
 
@@ -42,6 +42,10 @@ class SinIR(MultiScaleModel):
 
     config_class = SinIRConfig
     presets = PRESETS
+    #: mask dilation disk radius (px) of the official SinIR code (``loaders/loader.py``): 7 for
+    #: editing, 20 for harmonization - swapped with respect to SinGAN's 20 / 7.  Task code
+    #: can read it with ``getattr(model, "mask_dilation", ...)``.
+    mask_dilation: ClassVar[dict[str, int]] = {"edit": 7, "harmonize": 20}
 
     def __init__(
         self,
