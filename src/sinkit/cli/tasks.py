@@ -81,12 +81,12 @@ def _write_sweep(results: dict, out: Path, first: list, first_labels: list[str],
     from ..core.io import save_grid
 
     images = list(first) + [results[s] for s in results]
-    labels = list(first_labels) + [f"scale {_label(s)} ({s})" for s in results]
+    labels = list(first_labels) + [f"scale {_label(s)}" for s in results]
     return save_grid(images, out / name, ncol=min(len(images), 6), labels=labels)
 
 
 # ----------------------------------------------------------------------------- paint
-@click.command()
+@click.command(short_help="Paint-to-image: turn a clipart into an image with the model's textures.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--paint", "paint_path", required=True, type=click.Path(dir_okay=False), help="Clipart / paint image (flat colours).")
 @SCALE_OPTION
@@ -120,6 +120,8 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
         for s in scales:
             results[s] = paint_to_image(model, image, s, quantize=quantize, k=k, keep_shape=keep_shape, generator=seed)
         _timed(f"painted at {len(scales)} scale(s)", start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         shown = image if keep_shape else fit_to_model(image, model, name="paint")
     inputs, labels = [model.real, shown], ["training image", "paint"]
     echo_path("training image", save_image(model.real, out / "training_image.png"))
@@ -141,10 +143,10 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
 
 
 # ----------------------------------------------------------------------------- edit / harmonize
-def _blend_command(name: str, default_dilation: int, doc: str):
+def _blend_command(name: str, default_dilation: int, short: str, doc: str):
     from ..tasks.masks import BLUR_SIGMA
 
-    @click.command(name=name, help=doc)
+    @click.command(name=name, help=doc, short_help=short)
     @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
     @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="The edited / composite image.")
     @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False), help="White = region to regenerate (grey/RGB/RGBA accepted; thresholded at 0.5).")
@@ -185,7 +187,7 @@ def _blend_command(name: str, default_dilation: int, doc: str):
         for s, r in results.items():
             echo_path(f"raw {_label(s)}", save_image(r.raw, out / f"raw_{_label(s)}.png"))
             echo_path(f"blended {_label(s)}", save_image(r.blended, out / f"blended_{_label(s)}.png"))
-        inputs, labels = [model.real, shown, mask_rgb], ["training image", "input", "mask (dilated, blurred)"]
+        inputs, labels = [model.real, shown, mask_rgb], ["training", "input", "mask used"]
         if len(scales) == 1:
             r = first
             s = scales[0]
@@ -200,6 +202,7 @@ def _blend_command(name: str, default_dilation: int, doc: str):
 edit_cmd = _blend_command(
     "edit",
     20,
+    "Editing: make copy-pasted regions seamless (inject, then blend through the mask).",
     """Editing: make copy-pasted regions seamless (SinGAN sec. 4, fig. 12).
 
     The model is trained on the ORIGINAL image; --input is the edited version,
@@ -216,6 +219,7 @@ edit_cmd = _blend_command(
 harmonize_cmd = _blend_command(
     "harmonize",
     7,
+    "Harmonization: blend a pasted object into the background the model learned.",
     """Harmonization: blend a pasted object into a background (SinGAN sec. 4, fig. 13).
 
     The model is trained on the BACKGROUND image; --input is the naive
@@ -231,7 +235,7 @@ harmonize_cmd = _blend_command(
 
 
 # ----------------------------------------------------------------------------- transfer
-@click.command()
+@click.command(short_help="Inject an image at a scale (SinIR-style style transfer).")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="Content image to inject.")
 @SCALE_OPTION
@@ -260,6 +264,8 @@ def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, devic
         start = time.perf_counter()
         results = {s: inject(model, image, s, keep_shape=keep_shape, generator=seed) for s in scales}
         _timed(f"injected at {len(scales)} scale(s)", start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         shown = image if keep_shape else fit_to_model(image, model)
     echo_path("training image", save_image(model.real, out / "training_image.png"))
     echo_path("input", save_image(shown, out / "input.png"))
@@ -274,7 +280,7 @@ def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, devic
 
 
 # ----------------------------------------------------------------------------- upscale
-@click.command()
+@click.command(short_help="Super-resolution with a model trained on the low-resolution image.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="Low-resolution image.  [default: the training image]")
 @click.option("--factor", default=4.0, show_default=True, help="Total upscaling factor (k passes of the model's ratio r).")
@@ -318,7 +324,7 @@ def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
 
 
 # ----------------------------------------------------------------------------- animate
-@click.command()
+@click.command(short_help="Animation: a GIF/MP4 clip from a random walk in noise space.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--start-scale", default="0", show_default=True, help="First scale whose noise moves: 0 (= N, largest motion), 1 (= N-1), ...")
 @click.option("--beta", default=0.9, show_default=True, help="Momentum of the z random walk (official 0.80-0.95; higher = smoother).")

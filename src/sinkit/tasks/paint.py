@@ -127,7 +127,7 @@ def paint_to_image(
         ValueError: scale outside the valid range, bad shapes.
     """
     check_scale(model, scale)
+    paint = paint.to(model.device) if keep_shape else fit_to_model(paint, model, name="paint")
     if quantize:
-        centers = color_centers(model.pyramid[scale], k)
-        paint = quantize_colors(paint.to(model.device), centers)
+        paint = quantize_colors(paint, color_centers(model.pyramid[scale], k))
     return inject(model, paint, scale, num=num, generator=as_generator(generator), keep_shape=keep_shape)
