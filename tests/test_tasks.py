@@ -363,3 +363,15 @@ def test_cli_animate_falls_back_to_gif(model_dir, tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, ["animate", str(model_dir), "--frames", "4", "--out", str(tmp_path / "c.mp4"), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     assert "wrote a GIF instead" in r.output and (tmp_path / "c.gif").exists() and (tmp_path / "c_frames.png").exists()
+
+
+def test_edit_uses_the_methods_own_official_dilation():
+    class Radius0(NoiseFree):
+        mask_dilation = {"edit": 0, "harmonize": 0}
+
+    stub = Radius0([(16, 20), (32, 40)], 0.5)
+    own = edit(stub, stub.real, 0, mask=_square_mask(), blur_sigma=0, invert_mask=False)
+    assert torch.equal(own.mask, _square_mask())
+    plain = NoiseFree([(16, 20), (32, 40)], 0.5)
+    singan_default = harmonize(plain, plain.real, 0, mask=_square_mask(), blur_sigma=0, invert_mask=False)
+    assert singan_default.mask.sum() > _square_mask().sum()  # SinGAN's 7 px disk

@@ -143,7 +143,7 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
 
 
 # ----------------------------------------------------------------------------- edit / harmonize
-def _blend_command(name: str, default_dilation: int, short: str, doc: str):
+def _blend_command(name: str, default_dilation: int, sinir_dilation: int, short: str, doc: str):
     from ..tasks.masks import BLUR_SIGMA
 
     @click.command(name=name, help=doc, short_help=short)
@@ -151,7 +151,7 @@ def _blend_command(name: str, default_dilation: int, short: str, doc: str):
     @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="The edited / composite image.")
     @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False), help="White = region to regenerate (grey/RGB/RGBA accepted; thresholded at 0.5).")
     @SCALE_OPTION
-    @click.option("--dilation", default=default_dilation, show_default=True, help="Mask dilation: disk radius in px at the model's finest size (official value).")
+    @click.option("--dilation", type=int, default=None, help=f"Mask dilation: disk radius in px at the model's finest size.  [default: the method's official value: SinGAN {default_dilation}, SinIR {sinir_dilation}]")
     @click.option("--blur", "blur_sigma", default=BLUR_SIGMA, show_default=True, help="Mask Gaussian blur sigma, px (official 5).")
     @click.option("--invert-mask/--no-invert-mask", default=None, help="Force or forbid inverting the mask.  [default: invert only if the input differs from the training image mostly outside the mask]")
     @SEED_OPTION
@@ -202,6 +202,7 @@ def _blend_command(name: str, default_dilation: int, short: str, doc: str):
 edit_cmd = _blend_command(
     "edit",
     20,
+    7,
     "Editing: make copy-pasted regions seamless (inject, then blend through the mask).",
     """Editing: make copy-pasted regions seamless (SinGAN sec. 4, fig. 12).
 
@@ -219,6 +220,7 @@ edit_cmd = _blend_command(
 harmonize_cmd = _blend_command(
     "harmonize",
     7,
+    20,
     "Harmonization: blend a pasted object into the background the model learned.",
     """Harmonization: blend a pasted object into a background (SinGAN sec. 4, fig. 13).
 

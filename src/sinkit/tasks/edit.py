@@ -41,7 +41,7 @@ def edit(
     scale: int,
     *,
     mask: torch.Tensor,
-    dilation_radius: int = EDIT_DILATION,
+    dilation_radius: int | None = None,
     blur_sigma: float = BLUR_SIGMA,
     invert_mask: bool | None = None,
     num: int = 1,
@@ -61,7 +61,9 @@ def edit(
         mask: ``(1, 1, H, W)`` in ``[0, 1]``, white = edited region (RGB/RGBA
             files: load with :func:`sinkit.core.io.load_mask`); resized,
             binarised, dilated and blurred by :func:`~sinkit.tasks.masks.prepare_mask`.
-        dilation_radius: disk radius in px at the model's finest size (official 20).
+        dilation_radius: disk radius in px at the model's finest size; None: the
+            method's official value (``model.mask_dilation["edit"]`` if the model
+            class defines it, else SinGAN's 20; SinIR's code uses 7).
         blur_sigma: Gaussian sigma in px (official 5).
         invert_mask: force (True / False) or detect (None) an inverted mask.
         num: number of outputs (different noise).
@@ -73,7 +75,8 @@ def edit(
     Raises:
         ValueError: scale outside the valid range, bad shapes, empty mask.
     """
-    return _inject_and_blend(model, image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator)
+    radius = _official_radius(model, "edit", EDIT_DILATION) if dilation_radius is None else dilation_radius
+    return _inject_and_blend(model, image, scale, mask, radius, blur_sigma, invert_mask, num, generator)
 
 
 @torch.no_grad()
@@ -83,7 +86,7 @@ def harmonize(
     scale: int,
     *,
     mask: torch.Tensor,
-    dilation_radius: int = HARMONIZE_DILATION,
+    dilation_radius: int | None = None,
     blur_sigma: float = BLUR_SIGMA,
     invert_mask: bool | None = None,
     num: int = 1,
@@ -91,7 +94,8 @@ def harmonize(
 ) -> BlendResult:
     """Blend a pasted object into the background the model was trained on (SinGAN sec. 4, fig. 13).
 
-    Same as :func:`edit` with the official harmonization disk (radius 7 px).
+    Same as :func:`edit` with the official harmonization disk (SinGAN radius 7 px;
+    SinIR's code uses 20, read from ``model.mask_dilation["harmonize"]``).
     The model must be trained on the background image; ``image`` is the naive
     composite and ``mask`` marks the pasted object.  "Scales 2, 3, 4 typically
     lead to good balance between preserving the object's structure and
@@ -99,7 +103,13 @@ def harmonize(
 
     Args, returns and raises: as :func:`edit`.
     """
-    return _inject_and_blend(model, image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator)
+    radius = _official_radius(model, "harmonize", HARMONIZE_DILATION) if dilation_radius is None else dilation_radius
+    return _inject_and_blend(model, image, scale, mask, radius, blur_sigma, invert_mask, num, generator)
+
+
+def _official_radius(model: MultiScaleModel, task: str, default: int) -> int:
+    """A method's own official radius (class attribute ``mask_dilation = {"edit": r, "harmonize": r}``)."""
+    return int(getattr(model, "mask_dilation", {}).get(task, default))
 
 
 def _inject_and_blend(model, image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator) -> BlendResult:
