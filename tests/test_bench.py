@@ -74,6 +74,20 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
     assert not any("training" in line and "zz_broken" not in line for line in lines)
     assert (out / "per_image" / "2.json").read_text() == first
 
+    # an image claimed by another live process is left to it
+    (out / "per_image" / "2.json").unlink()
+    (out / "per_image" / "2.lock").write_text("otherhost:1")
+    lines.clear()
+    run_bench(dataset, out, settings, device="cpu", progress=False, log=lines.append)
+    assert any("2.png: being benchmarked by process otherhost:1" in line for line in lines)
+    assert not (out / "per_image" / "2.json").exists()
+    # a lock left by a dead process on this host is taken over (the checkpoint is complete: no retraining)
+    import socket
+
+    (out / "per_image" / "2.lock").write_text(f"{socket.gethostname()}:999999999")
+    run_bench(dataset, out, settings, device="cpu", progress=False, log=lines.append)
+    assert (out / "per_image" / "2.json").exists() and not (out / "per_image" / "2.lock").exists()
+
     # other settings in the same folder would mix two benchmarks
     with pytest.raises(ValueError, match="other settings"):
         run_bench(dataset, out, BenchSettings(overrides={"iters": 3}, samples=2), device="cpu", progress=False, log=lines.append)

@@ -11,7 +11,9 @@ Layout of the output folder::
     metric_vs_time.png      metrics against training time
 
 An interrupted run restarts where it stopped: finished images are skipped and
-the image in progress resumes from its last saved scale.
+the image in progress resumes from its last saved scale.  Several processes may
+work on one folder at once (one per GPU, say): each claims an image with a
+lock file (``per_image/<image>.lock``) before training it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import math
 import os
 import re
+import socket
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -190,19 +193,61 @@ def run_bench(
         if done.exists():
             log(f"[{n}/{len(images)}] {path.name}: finished earlier, skipped")
             continue
-        log(f"[{n}/{len(images)}] {path.name}: training {settings.method} ({settings.preset})")
-        try:
-            row = _bench_one(path, cls, config, settings, metrics, deep, out, device, progress)
-        except (ValueError, ImageReadError) as err:  # one unusable image must not stop a long run
-            log(f"[{n}/{len(images)}] {path.name}: FAILED, left out of the results: {err}")
+        owner = _claim(done.with_suffix(".lock"))
+        if owner is not None:
+            log(f"[{n}/{len(images)}] {path.name}: being benchmarked by process {owner}, skipped")
             continue
-        _write_json(done, row)
+        try:
+            log(f"[{n}/{len(images)}] {path.name}: training {settings.method} ({settings.preset})")
+            try:
+                row = _bench_one(path, cls, config, settings, metrics, deep, out, device, progress)
+            except (ValueError, ImageReadError) as err:  # one unusable image must not stop a long run
+                log(f"[{n}/{len(images)}] {path.name}: FAILED, left out of the results: {err}")
+                continue
+            _write_json(done, row)
+        finally:
+            done.with_suffix(".lock").unlink(missing_ok=True)
         log(
             f"[{n}/{len(images)}] {path.name}: {row['num_scales']} scales, trained in {row['train_s']:.0f} s, "
             f"peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
         )
     write_reports(out, status={m: status.get(m) for m in settings.metrics})
     return out
+
+
+def _claim(lock: Path) -> str | None:
+    """Take ``lock`` for this process; return the owner ("host:pid") when another live process holds it.
+
+    Lets several ``sinkit bench`` processes (one per GPU, or per core) share one
+    output folder: each image is trained by exactly one of them.  A lock left by
+    a dead process on this host is taken over.
+    """
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            owner = lock.read_text().strip() if lock.exists() else ""
+            host, _, pid = owner.rpartition(":")
+            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            return owner or "unknown"
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        return None
+    return "unknown"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress) -> dict:
