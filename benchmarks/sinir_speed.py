@@ -15,6 +15,13 @@ Usage::
 
     python benchmarks/sinir_speed.py --out /work/runs/sinir-speed.json            # all
     python benchmarks/sinir_speed.py --sizes 125 --iters 3 --no-singan --no-infer  # quick
+    # what the issue-4 report used (2 shared CPU cores):
+    OMP_NUM_THREADS=1 python benchmarks/sinir_speed.py --threads 1 --iters 2 --uncached "" \
+        --singan-sizes 125,250 --cascade 250:4 --infer-repeats 1 --out /work/runs/sinir-speed/speed.json
+
+``--cascade SIZE:INDEX`` times only the frozen part of the cascade that feeds
+scale INDEX (the part the cache and the batching speed up), official
+per-iteration loop against cached + batched, alternating.
 
 Prints a table and writes JSON (every measurement, machine, torch threads).
 """
@@ -54,8 +61,8 @@ def square(image: torch.Tensor, size: int) -> torch.Tensor:
     return resize(image[:, :, top : top + s, left : left + s], (size, size))
 
 
-def time_sinir(image: torch.Tensor, size: int, iters: int, *, cache: bool) -> dict:
-    config = replace(SINIR_PRESETS["paper"], max_size=size, iters=iters)
+def time_sinir(image: torch.Tensor, size: int, iters: int, *, cache: bool, bf16: bool = False) -> dict:
+    config = replace(SINIR_PRESETS["paper"], max_size=size, iters=iters, bf16=bf16)
     start = time.perf_counter()
     model = SinIR.train(image, config, progress=False, device="cpu", cache=cache)
     wall = time.perf_counter() - start
@@ -82,6 +89,39 @@ def time_singan(image: torch.Tensor, size: int, iters: int) -> dict:
         "seconds_per_iter": per_iter,
         "measured_wall_s": wall,
         "extrapolated_s": sum(per_iter) * paper.iters,
+    }
+
+
+@torch.no_grad()
+def compare_cascade(image: torch.Tensor, size: int, index: int, iters: int, rounds: int) -> dict:
+    """Seconds per iteration of the frozen cascade feeding scale ``index``: official loop vs cache + batch.
+
+    Networks are freshly initialised (weights do not change the cost); the two
+    variants alternate ``rounds`` times so that both see the same machine load.
+    """
+    from sinkit.core.pyramid import sinir_pyramid
+    from sinkit.sinir.corruptions import make_corruption
+    from sinkit.sinir.trainer import cascade_inputs, iteration_generator
+
+    config = replace(SINIR_PRESETS["paper"], max_size=size)
+    spec = sinir_pyramid(size, size, max_size=size)
+    torch.manual_seed(0)
+    nets = [SinIRNet(config.channels).eval().requires_grad_(False) for _ in range(index)]
+    model = SinIR(config, spec, resize(image, spec.image_size, antialias=False), nets)
+    corrupt = make_corruption(config)
+    gens = lambda: [iteration_generator(0, index, it) for it in range(iters)]  # noqa: E731
+    official, cached = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for g in gens():
+            cascade_inputs(model, index, corrupt, [g])
+        official.append((time.perf_counter() - t) / iters)
+        t = time.perf_counter()
+        cascade_inputs(model, index, corrupt, gens(), coarsest_output=model.forward_scale(0, model.pyramid[0]))
+        cached.append((time.perf_counter() - t) / iters)
+    return {
+        "size": size, "index": index, "frozen_networks": index, "sizes": [list(s) for s in spec.sizes[: index + 1]],
+        "official_s_per_iter": official, "cached_batched_s_per_iter": cached,
     }
 
 
@@ -121,9 +161,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--uncached", default="125,250", help="sizes also timed with the official uncached loop")
     parser.add_argument("--no-singan", action="store_true", help="skip the SinGAN-paper measurements")
+    parser.add_argument("--singan-sizes", default="125,250,500", help="sizes at which SinGAN is timed")
+    parser.add_argument("--cascade", default="250:4", help="SIZE:INDEX for the cascade comparison ('' to skip)")
     parser.add_argument("--no-infer", action="store_true", help="skip the 1024x1024 photo-style inference timing")
     parser.add_argument("--infer-size", type=int, default=1024, help="photo-style inference size, px")
     parser.add_argument("--infer-repeats", type=int, default=2, help="inference runs averaged (paper: 10)")
+    parser.add_argument("--bf16", action="store_true", help="also time SinIR with bfloat16 autocast")
     parser.add_argument("--out", default="sinir_speed.json", help="JSON results file")
     args = parser.parse_args()
 
@@ -150,13 +193,22 @@ def main() -> None:
         img = square(image, size)
         row = {"sinir": time_sinir(img, size, args.iters, cache=True)}
         print(f"{size} px SinIR  {row['sinir']['scales']} scales: {fmt(row['sinir']['extrapolated_s'])}", flush=True)
+        if args.bf16:
+            row["sinir_bf16"] = time_sinir(img, size, args.iters, cache=True, bf16=True)
+            print(f"{size} px SinIR bf16: {fmt(row['sinir_bf16']['extrapolated_s'])}", flush=True)
         if size in uncached:
             row["sinir_uncached"] = time_sinir(img, size, args.iters, cache=False)
             print(f"{size} px SinIR official loop: {fmt(row['sinir_uncached']['extrapolated_s'])}", flush=True)
-        if not args.no_singan:
+        if not args.no_singan and str(size) in args.singan_sizes.split(","):
             row["singan"] = time_singan(img, size, args.iters)
             print(f"{size} px SinGAN {row['singan']['scales']} scales: {fmt(row['singan']['extrapolated_s'])}", flush=True)
         results["sizes"][size] = row
+    if args.cascade:
+        csize, cindex = (int(v) for v in args.cascade.split(":"))
+        results["cascade"] = compare_cascade(square(image, csize), csize, cindex, iters=8, rounds=3)
+        c = results["cascade"]
+        print(f"cascade into scale {cindex} at {csize} px: official {min(c['official_s_per_iter']):.3f} s/it, "
+              f"cached+batched {min(c['cached_batched_s_per_iter']):.3f} s/it (best of 3)", flush=True)
     if not args.no_infer:
         results["photo_inference"] = {"size": args.infer_size, **time_photo_inference(args.infer_size, args.infer_repeats)}
     results["machine"]["load_average_end"] = os.getloadavg()

@@ -36,7 +36,8 @@ class SinIR(MultiScaleModel):
         networks: the trained networks, coarsest first (eval mode, frozen).
 
     Example:
-        >>> model = sinkit.SinIR.train("style.png", "photo_style", out_dir="runs/style")  # doctest: +SKIP
+        >>> from sinkit.sinir import SinIR
+        >>> model = SinIR.train("style.png", "photo_style", out_dir="runs/style")  # doctest: +SKIP
         >>> out = model.run_scales(model.injection_input(content, 0), 0)                   # doctest: +SKIP
     """
 
