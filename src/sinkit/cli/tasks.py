@@ -44,6 +44,12 @@ def _report_adjustments():
                     warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
+def training_image(model):
+    from ..tasks.inject import training_image as finest
+
+    return finest(model)
+
+
 def _load(model_dir, device):
     from ..core.registry import load
 
@@ -123,8 +129,8 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         shown = image if keep_shape else fit_to_model(image, model, name="paint")
-    inputs, labels = [model.real, shown], ["training image", "paint"]
-    echo_path("training image", save_image(model.real, out / "training_image.png"))
+    inputs, labels = [training_image(model), shown], ["training image", "paint"]
+    echo_path("training image", save_image(training_image(model), out / "training_image.png"))
     echo_path("paint", save_image(shown, out / "paint.png"))
     if quantize:
         for s in scales:
@@ -181,13 +187,13 @@ def _blend_command(name: str, default_dilation: int, sinir_dilation: int, short:
             warnings.simplefilter("ignore")
             shown = fit_to_model(image, model)
         mask_rgb = first.mask.expand(-1, 3, -1, -1) * 2 - 1
-        echo_path("training image", save_image(model.real, out / "training_image.png"))
+        echo_path("training image", save_image(training_image(model), out / "training_image.png"))
         echo_path("input", save_image(shown, out / "input.png"))
         echo_path("mask (used)", save_image(mask_rgb, out / "mask_dilated.png"))
         for s, r in results.items():
             echo_path(f"raw {_label(s)}", save_image(r.raw, out / f"raw_{_label(s)}.png"))
             echo_path(f"blended {_label(s)}", save_image(r.blended, out / f"blended_{_label(s)}.png"))
-        inputs, labels = [model.real, shown, mask_rgb], ["training", "input", "mask used"]
+        inputs, labels = [training_image(model), shown, mask_rgb], ["training", "input", "mask used"]
         if len(scales) == 1:
             r = first
             s = scales[0]
@@ -269,11 +275,11 @@ def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, devic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         shown = image if keep_shape else fit_to_model(image, model)
-    echo_path("training image", save_image(model.real, out / "training_image.png"))
+    echo_path("training image", save_image(training_image(model), out / "training_image.png"))
     echo_path("input", save_image(shown, out / "input.png"))
     for s, img in results.items():
         echo_path(f"result {_label(s)}", save_image(img, out / f"result_{_label(s)}.png"))
-    inputs, labels = [model.real, shown], ["training image", "input"]
+    inputs, labels = [training_image(model), shown], ["training image", "input"]
     if len(scales) == 1:
         s = scales[0]
         echo_path("comparison", save_grid(inputs + [results[s]], out / "comparison.png", ncol=3, labels=labels + [f"result {_label(s)}"]))
@@ -307,7 +313,7 @@ def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
     from ..tasks import upscale as upscale_fn
 
     model = _load(model_dir, device)
-    image = model.real if input_path is None else load_image(input_path).to(model.device)
+    image = training_image(model) if input_path is None else load_image(input_path).to(model.device)
     k, r = sr_steps(model, factor)
     if getattr(model.config, "sr_factor", None) == 0:
         click.echo("note: this model was not trained with --task sr (alpha 100, SR pyramid); results will be weaker")
@@ -367,7 +373,7 @@ def animate(model_dir, start_scale, beta, alpha, frames, fps, out_path, seed, de
     echo_path("clip", written)
     picks = sorted({0, frames // 4, frames // 2, (3 * frames) // 4, frames - 1})
     sheet = save_grid(
-        [model.real] + [clip[i : i + 1] for i in picks],
+        [training_image(model)] + [clip[i : i + 1] for i in picks],
         path.with_name(path.stem + "_frames.png"),
         ncol=len(picks) + 1,
         labels=["training image"] + [f"frame {i}" for i in picks],

@@ -18,6 +18,7 @@ models are trained with noise padding (``sinkit train --noise-padding``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ class VideoWriterUnavailable(RuntimeError):
 def random_walk(
     z_rec: torch.Tensor,
     frames: int,
-    noise: callable,
+    noise: Callable[[], torch.Tensor],
     *,
     alpha: float = 0.1,
     beta: float = 0.9,

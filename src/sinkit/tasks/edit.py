@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 
 from ..core.model import MultiScaleModel
-from .inject import check_scale, fit_to_model, inject
+from .inject import check_scale, fit_to_model, inject, output_size, training_image
 from .masks import BLUR_SIGMA, EDIT_DILATION, HARMONIZE_DILATION, blend, prepare_mask
 
 __all__ = ["BlendResult", "edit", "harmonize"]
@@ -115,10 +115,10 @@ def _official_radius(model: MultiScaleModel, task: str, default: int) -> int:
 def _inject_and_blend(model, image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator) -> BlendResult:
     check_scale(model, scale)
     image = fit_to_model(image, model, name="input")
-    real = model.real.to(image.device)
+    real = training_image(model).to(image.device)
     m = prepare_mask(
         mask.to(image.device),
-        tuple(model.sizes[-1]),
+        output_size(model),
         dilation_radius=dilation_radius,
         blur_sigma=blur_sigma,
         invert=invert_mask,

@@ -25,7 +25,17 @@ from ..core.pyramid import scaled_sizes
 from ..core.resize import resize
 from .masks import InputAdjustedWarning
 
-__all__ = ["inject", "injection_sweep", "fit_to_model", "shape_sizes", "check_scale", "as_generator"]
+__all__ = ["inject", "injection_sweep", "fit_to_model", "shape_sizes", "check_scale", "as_generator", "output_size", "training_image"]
+
+
+def output_size(model: MultiScaleModel) -> tuple[int, int]:
+    """``(height, width)`` of the finest TRAINED scale (an interrupted run stops before ``sizes[-1]``)."""
+    return tuple(model.sizes[model.num_scales - 1])
+
+
+def training_image(model: MultiScaleModel) -> torch.Tensor:
+    """The training image at the finest trained scale, ``(1, 3, h, w)`` in ``[-1, 1]``."""
+    return model.pyramid[model.num_scales - 1]
 
 
 def as_generator(generator: torch.Generator | int | None) -> torch.Generator | None:
@@ -69,14 +79,14 @@ def fit_to_model(image: torch.Tensor, model: MultiScaleModel, *, name: str = "in
         name: how the warning calls the image ("input", "paint"...).
 
     Returns:
-        ``(1, 3, h, w)`` at ``model.sizes[-1]``, on the model's device.
+        ``(1, 3, h, w)`` at :func:`output_size`, on the model's device.
 
     Raises:
         ValueError: not a ``(B, 3, H, W)`` tensor.
     """
     _check_image(image, name)
     image = image.to(model.device)
-    size = tuple(model.sizes[-1])
+    size = output_size(model)
     if tuple(image.shape[-2:]) != size:
         h, w = image.shape[-2:]
         stretch = abs((w / h) / (size[1] / size[0]) - 1)
@@ -97,7 +107,7 @@ def shape_sizes(model: MultiScaleModel, image: torch.Tensor) -> list[tuple[int, 
     :func:`~sinkit.core.pyramid.scaled_sizes` of the training one (SinGAN's
     "arbitrary size" samples use the same rule).
     """
-    h, w = model.sizes[-1]
+    h, w = output_size(model)
     ih, iw = image.shape[-2:]
     return scaled_sizes(model.sizes, scale_h=(iw / ih) / (w / h), scale_v=1.0)
 

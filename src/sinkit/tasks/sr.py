@@ -16,7 +16,7 @@ import torch
 
 from ..core.model import MultiScaleModel
 from ..core.resize import resize
-from .inject import as_generator
+from .inject import as_generator, training_image
 
 __all__ = ["sr_steps", "upscale"]
 
@@ -59,7 +59,7 @@ def upscale(
         model: model trained on the low-resolution image (best with
             ``sinkit train --task sr``: alpha 100 and the SR pyramid).
         image: ``(1, 3, H, W)`` in ``[-1, 1]``; default the training image
-            (``model.real``), as the official ``SR.py`` does.
+            at the finest trained scale, as the official ``SR.py`` does.
         factor: total upscaling factor (> 1).
         noise: ``"random"`` (official) or ``"zero"`` (deterministic).
         generator: seed or ``torch.Generator`` for the noise.
@@ -72,7 +72,7 @@ def upscale(
     Raises:
         ValueError: bad image shape or factor.
     """
-    image = model.real if image is None else image
+    image = training_image(model) if image is None else image
     if image.dim() != 4 or image.shape[1] != 3:
         raise ValueError(f"expected a (B, 3, H, W) image in [-1, 1], got {tuple(image.shape)}")
     k, _ = sr_steps(model, factor)
