@@ -116,6 +116,10 @@ def test_eval_scores_a_model_and_a_folder(dataset, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "diversity" in result.output and "nn_patch" in result.output
     assert "sifid64    not computed" in result.output and "pt_inception" in result.output
+    import json
+
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert set(saved) == {"diversity", "nn_patch"} and saved["diversity"] > 0
     samples = model.sample(2, generator=1)
     for i in range(2):
         save_image(samples[i : i + 1], tmp_path / "fake" / f"{i}.png")
