@@ -112,6 +112,7 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
       sinkit paint runs/aurora --paint aurora_paint.png --scale all --quantize
     """
     from ..core.io import load_image, save_grid, save_image
+    from ..core.resize import resize
     from ..tasks import paint_to_image
     from ..tasks.inject import fit_to_model
     from ..tasks.paint import color_centers, quantize_colors
@@ -128,7 +129,8 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
         _timed(f"painted at {len(scales)} scale(s)", start)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        shown = image if keep_shape else fit_to_model(image, model, name="paint")
+        # as the model saw it: at the output's size
+        shown = resize(image, tuple(next(iter(results.values())).shape[-2:])) if keep_shape else fit_to_model(image, model, name="paint")
     inputs, labels = [training_image(model), shown], ["training image", "paint"]
     echo_path("training image", save_image(training_image(model), out / "training_image.png"))
     echo_path("paint", save_image(shown, out / "paint.png"))
@@ -261,6 +263,7 @@ def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, devic
       sinkit transfer runs/style --input content.jpg --scale all --keep-shape
     """
     from ..core.io import load_image, save_grid, save_image
+    from ..core.resize import resize
     from ..tasks import inject
     from ..tasks.inject import fit_to_model
 
@@ -274,7 +277,7 @@ def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, devic
         _timed(f"injected at {len(scales)} scale(s)", start)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        shown = image if keep_shape else fit_to_model(image, model)
+        shown = resize(image, tuple(results[scales[0]].shape[-2:])) if keep_shape else fit_to_model(image, model)
     echo_path("training image", save_image(training_image(model), out / "training_image.png"))
     echo_path("input", save_image(shown, out / "input.png"))
     for s, img in results.items():
