@@ -66,7 +66,7 @@ def main(run_dir: str, paint_path: str, scale: int, out_dir: str) -> None:
             rows += [plain, quant, quant_rt]
             print(f"seed {seed}: mean |quantized - quantized+retrained| = {(quant - quant_rt).abs().mean():.4f}, "
                   f"mean |plain - quantized| = {(plain - quant).abs().mean():.4f}")
-    labels = ["no quantization", "quantized (sinkit)", "quantized + retrained (official)"] * 3
+    labels = ["plain", "quantized", "quant+retrain"] * 3  # sinkit, sinkit --quantize, official
     out = Path(out_dir)
     sinkit.save_grid(rows, out / f"paint_quantize_retrain_N-{scale}.png", ncol=3, labels=labels)
     print("wrote", (out / f"paint_quantize_retrain_N-{scale}.png").resolve())
