@@ -163,7 +163,11 @@ def _mp4_writer():
         ) from err
 
     def write(path, arrays, fps):
-        # macro_block_size=2: H.264 with yuv420p needs even sides; odd ones are padded by one pixel.
-        imageio.mimwrite(path, arrays, fps=fps, codec="libx264", quality=8, macro_block_size=2)
+        # H.264 in yuv420p needs even sides: repeat the last row / column of odd-sized frames
+        # (imageio would otherwise rescale the whole frame, with a warning).
+        h, w = arrays[0].shape[:2]
+        pad = ((0, h % 2), (0, w % 2), (0, 0))
+        arrays = [np.pad(a, pad, mode="edge") for a in arrays]
+        imageio.mimwrite(path, arrays, fps=fps, codec="libx264", quality=8, macro_block_size=1)
 
     return write
