@@ -13,6 +13,10 @@ from sinkit.singan import PRESETS
 
 EXAMPLE = resources.files("sinkit") / "data" / "rocket.jpg"
 
+# 32 px tensors gain nothing from intra-op threads, and on a shared 2-core machine
+# spinning OpenMP threads made the suite ~50x slower (20 min instead of 25 s).
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def example_path():
