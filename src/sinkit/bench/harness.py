@@ -26,7 +26,7 @@ import re
 import socket
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -115,7 +115,7 @@ def _scale_label(text: str) -> str:
 
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # unique: several bench processes may share a folder
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False))
     tmp.replace(path)
 
@@ -156,7 +156,7 @@ def run_bench(
             metric / start scale, or ``out_dir`` holding a run with other settings.
     """
     settings = settings or BenchSettings()
-    settings.start_scales = [_scale_label(s) for s in settings.start_scales]
+    settings = replace(settings, start_scales=[_scale_label(s) for s in settings.start_scales])
     cls = get_method(settings.method)
     if settings.preset not in cls.presets:
         raise ValueError(f"unknown preset {settings.preset!r} for {settings.method}; available: {', '.join(cls.presets)}")
@@ -196,6 +196,10 @@ def run_bench(
         owner = _claim(done.with_suffix(".lock"))
         if owner is not None:
             log(f"[{n}/{len(images)}] {path.name}: being benchmarked by process {owner}, skipped")
+            continue
+        if done.exists():  # another process finished it between the check and the claim
+            done.with_suffix(".lock").unlink(missing_ok=True)
+            log(f"[{n}/{len(images)}] {path.name}: finished earlier, skipped")
             continue
         try:
             log(f"[{n}/{len(images)}] {path.name}: training {settings.method} ({settings.preset})")
