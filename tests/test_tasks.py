@@ -375,3 +375,22 @@ def test_edit_uses_the_methods_own_official_dilation():
     plain = NoiseFree([(16, 20), (32, 40)], 0.5)
     singan_default = harmonize(plain, plain.real, 0, mask=_square_mask(), blur_sigma=0, invert_mask=False)
     assert singan_default.mask.sum() > _square_mask().sum()  # SinGAN's 7 px disk
+
+
+def test_cli_train_sr_then_upscale(tmp_path):
+    from sinkit.cli.main import cli
+
+    sinkit.save_image(resize(sinkit.load_image(sinkit.__path__[0] + "/data/rocket.jpg"), (24, 30)), tmp_path / "lr.png")
+    run = tmp_path / "sr"
+    r = CliRunner().invoke(cli, ["train", str(tmp_path / "lr.png"), "--out", str(run), "--preset", "fast", "--iters", "1", "--task", "sr", "--factor", "2", "--samples", "0", "--quiet", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    model = sinkit.load(run, device="cpu")
+    assert model.config.alpha == 100 and model.config.sr_factor == 2 and model.config.min_size == 18
+    assert model.spec.scale_factor == pytest.approx(2 ** (-1 / 3))  # k = 3 passes of 1.26
+    r = CliRunner().invoke(cli, ["upscale", str(run), "--factor", "2", "--out", str(tmp_path / "up"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "3 passes" in r.output
+    from PIL import Image
+
+    with Image.open(tmp_path / "up" / "result.png") as im:
+        assert im.size == (60, 48)
