@@ -26,6 +26,7 @@ import re
 import socket
 import statistics
 import time
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -171,7 +172,7 @@ def run_bench(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    record = {"settings": asdict(settings), "config": config_to_dict(config)}
+    record = {"settings": asdict(settings), "config": config_to_dict(config), "started_at": _now()}
     bench_file = out / "bench.json"
     if bench_file.exists():
         saved = json.loads(bench_file.read_text())
@@ -179,6 +180,7 @@ def run_bench(
             raise ValueError(
                 f"{out} holds a benchmark with other settings ({bench_file}); use another --out or the same options"
             )
+        record["started_at"] = saved.get("started_at")  # the first start, for the elapsed time of the whole run
     _write_json(bench_file, record)
 
     status = deep_metric_status(download=download, inception=settings.inception)
@@ -301,7 +303,12 @@ def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress
         labels += [f"{label} #{i}" for i in range(shown.shape[0])]
     save_grid(tiles, out / "sheets" / f"{path.stem}.png", ncol=ncol, labels=labels)
     row["wall_s"] = round(time.perf_counter() - start, 2)
+    row["finished_at"] = _now()
     return row
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------------- reports
@@ -311,7 +318,7 @@ def _rows(out: Path) -> list[dict]:
 
 
 def _columns(rows: list[dict], labels: list[str]) -> list[str]:
-    fixed = ["image", "file", "height", "width", "num_scales", "train_s", "train_wall_s", "wall_s", "peak_rss_mb", "rss_before_mb", "cuda_peak_mb"]
+    fixed = ["image", "file", "height", "width", "num_scales", "train_s", "train_wall_s", "wall_s", "peak_rss_mb", "rss_before_mb", "cuda_peak_mb", "finished_at"]
     metric_cols = [f"{m}@{s}" for m in SAMPLE_METRICS for s in labels] + [f"rec_{m}" for m in FIDELITY_METRICS]
     timing = [f"{k}@{s}" for k in ("sample_s", "eval_s") for s in labels]
     present = set().union(*(r.keys() for r in rows)) if rows else set()
@@ -363,12 +370,19 @@ def write_reports(out_dir: str | os.PathLike, *, status: dict[str, str | None] |
         f"start scales {', '.join(labels)} (N = coarsest).",
     ]
     if rows:
-        total = sum(r.get("wall_s", 0) for r in rows)
         train = _mean_std([r["train_s"] for r in rows])
         lines.append(
-            f"Training time per image {train[0] / 60:.1f} ± {train[1] / 60:.1f} min; total wall time "
-            f"{total / 60:.1f} min (training + sampling + metrics, summed over images)."
+            f"Training time per image {train[0] / 60:.1f} ± {train[1] / 60:.1f} min, "
+            f"{sum(r['train_s'] for r in rows) / 3600:.2f} h summed over images; "
+            f"sampling + metrics {sum(r.get(f'eval_s@{s}', 0) + r.get(f'sample_s@{s}', 0) for r in rows for s in labels) / 60:.1f} min in all."
         )
+        finished = [r.get("finished_at") or datetime.fromtimestamp((out / "per_image" / f"{r['image']}.json").stat().st_mtime, timezone.utc).isoformat(timespec="seconds") for r in rows]
+        if bench.get("started_at"):
+            elapsed = datetime.fromisoformat(max(finished)) - datetime.fromisoformat(bench["started_at"])
+            lines.append(
+                f"Elapsed from the first start ({bench['started_at']}) to the last finished image ({max(finished)}): "
+                f"{elapsed.total_seconds() / 60:.0f} min (includes interruptions and parallel processes)."
+            )
         overrides = settings.get("overrides") or {}
         if overrides:
             lines.append(f"Config overrides on top of the preset: `{json.dumps(overrides)}`.")
