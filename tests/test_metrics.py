@@ -73,6 +73,19 @@ def test_frechet_distance_full_covariances_match_closed_form():
     assert frechet_distance(mu1, c1, mu1, c1) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_frechet_distance_non_commuting_covariances_match_eigen_formula():
+    # Tr sqrt(C1 C2) = sum sqrt(eig(C1^1/2 C2 C1^1/2)), a symmetric problem solved independently of sqrtm.
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    c1, c2 = a @ a.T + 0.1 * np.eye(6), b @ b.T + 0.1 * np.eye(6)
+    w, v = np.linalg.eigh(c1)
+    root1 = v @ np.diag(np.sqrt(w)) @ v.T
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ c2 @ root1), 0, None)).sum()
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(c1) + np.trace(c2) - 2 * tr_covmean
+    assert frechet_distance(mu1, c1, mu2, c2) == pytest.approx(expected, rel=1e-8)
+
+
 def test_frechet_features_singular_covariance_is_finite_and_symmetric():
     g = torch.Generator().manual_seed(1)
     a, b = torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g) + 1  # 5 points in 8-D: rank 4
