@@ -259,7 +259,7 @@ def test_quantized_paint_has_k_colours_from_the_training_image(model):
 def test_sr_config_and_pyramid_follow_the_official_sr_setting():
     cfg = sinkit.SinGAN.sr_config("fast", 4)
     assert cfg.alpha == 100 and cfg.min_size == 18 and cfg.sr_factor == 4
-    from sinkit.singan.trainer import sr_pyramid
+    from sinkit.core.pyramid import sr_pyramid
 
     spec = sr_pyramid(80, 120, 4, max_size=128)
     assert spec.scale_factor == pytest.approx(4 ** (-1 / 6))

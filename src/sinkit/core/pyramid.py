@@ -15,7 +15,7 @@ import torch
 
 from .resize import _ceil, resize
 
-__all__ = ["PyramidSpec", "singan_pyramid", "build_pyramid", "scaled_sizes", "sinir_pyramid", "build_pyramid_chained"]
+__all__ = ["PyramidSpec", "singan_pyramid", "sr_pyramid", "sr_steps_for", "build_pyramid", "scaled_sizes", "sinir_pyramid", "build_pyramid_chained"]
 
 
 @dataclass(frozen=True)
@@ -254,3 +254,43 @@ def build_pyramid_chained(image: torch.Tensor, spec: PyramidSpec, *, antialias: 
     for size in reversed(spec.sizes[:-1]):
         levels.append(resize(levels[-1], size, antialias=antialias))
     return levels[::-1]
+
+
+def sr_steps_for(factor: float) -> tuple[int, float]:
+    """Official ``calc_init_scale``: ``k = round(log(factor) / log(2 ** (1/3)))`` passes of ``r = factor ** (1/k)``.
+
+    For factor 4: k = 6, r = 1.26 (SinGAN sec. 4: "r = s ** (1/k) for some k").
+
+    Raises:
+        ValueError: factor <= 1.
+    """
+    if not factor > 1:
+        raise ValueError(f"super-resolution factor must be > 1, got {factor}")
+    k = max(1, round(math.log(factor) / math.log(2 ** (1 / 3))))
+    return k, factor ** (1 / k)
+
+
+def sr_pyramid(height: int, width: int, factor: float, *, min_size: int = 18, max_size: int = 250) -> PyramidSpec:
+    """SinGAN's super-resolution pyramid (official ``adjust_scales2image_SR``): ratio exactly ``1 / r``.
+
+    ``r = factor ** (1/k)`` from :func:`sr_steps_for`; the image is resized by
+    ``min(max_size / max(H, W), 1)`` as for generation; ``N = floor(log_{1/r}(min_size / min(h, w)))``
+    (official ``int()``) and level ``i = ceil(h * r ** -(N - i))``.
+
+    Deviation: the official code then recomputes the ratio as
+    ``(min_size / min(h, w)) ** (1/N)`` for training (0.808 for an 80x120
+    image at x4) but upsamples by ``r`` (1.26, ratio 0.794) at test time; here
+    training uses ``1/r`` too, so the finest generator learns exactly the
+    upsampling step it is applied to.
+
+    Raises:
+        ValueError: factor <= 1, or the image is smaller than ``min_size``.
+    """
+    _, r = sr_steps_for(factor)
+    if min(height, width) < min_size:
+        raise ValueError(f"image is too small: {height}x{width} px, below min_size={min_size} px")
+    scale1 = min(max_size / max(height, width), 1.0)
+    h, w = _ceil(height * scale1), _ceil(width * scale1)
+    levels = int(math.log(min_size / min(h, w)) / math.log(1 / r) + 1e-9) if min(h, w) > min_size else 0
+    sizes = tuple((_ceil(h * r ** -(levels - i)), _ceil(w * r ** -(levels - i))) for i in range(levels)) + ((h, w),)
+    return PyramidSpec(sizes, 1 / r)

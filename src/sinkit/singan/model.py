@@ -13,7 +13,7 @@ from ..core.checkpoint import CheckpointError
 from ..core.config import config_from_dict
 from ..core.io import load_image
 from ..core.model import MultiScaleModel
-from ..core.pyramid import PyramidSpec
+from ..core.pyramid import PyramidSpec, sr_steps_for
 from ..core.registry import register_method
 from ..core.resize import resize
 from .config import PRESETS, SinGANConfig
@@ -149,8 +149,6 @@ class SinGAN(MultiScaleModel):
         Raises:
             ValueError: factor <= 1 or unknown preset.
         """
-        from .trainer import sr_steps_for
-
         if isinstance(base_config, str):
             if base_config not in PRESETS:
                 raise ValueError(f"unknown preset {base_config!r}; available: {', '.join(PRESETS)}")

@@ -15,14 +15,14 @@ from ..core.checkpoint import CheckpointError, read_metadata
 from ..core.device import resolve_device
 from ..core.io import save_grid, save_image
 from ..core.losses import gradient_penalty
-from ..core.pyramid import PyramidSpec, singan_pyramid
+from ..core.pyramid import singan_pyramid, sr_pyramid
 from ..core.registry import load
-from ..core.resize import _ceil, resize
+from ..core.resize import resize
 from .config import SinGANConfig
 from .model import Scale, SinGAN
 from .networks import Discriminator, Generator, init_weights
 
-__all__ = ["train", "train_scale", "sr_pyramid", "sr_steps_for"]
+__all__ = ["train", "train_scale"]
 
 
 def scale_seed(seed: int, index: int) -> int:
@@ -96,46 +96,6 @@ def train(
         if on_scale_end is not None:
             on_scale_end(model, index)
     return model
-
-
-def sr_steps_for(factor: float) -> tuple[int, float]:
-    """Official ``calc_init_scale``: ``k = round(log(factor) / log(2 ** (1/3)))`` passes of ``r = factor ** (1/k)``.
-
-    For factor 4: k = 6, r = 1.26 (SinGAN sec. 4: "r = s ** (1/k) for some k").
-
-    Raises:
-        ValueError: factor <= 1.
-    """
-    if not factor > 1:
-        raise ValueError(f"super-resolution factor must be > 1, got {factor}")
-    k = max(1, round(math.log(factor) / math.log(2 ** (1 / 3))))
-    return k, factor ** (1 / k)
-
-
-def sr_pyramid(height: int, width: int, factor: float, *, min_size: int = 18, max_size: int = 250) -> PyramidSpec:
-    """SinGAN's super-resolution pyramid (official ``adjust_scales2image_SR``): ratio exactly ``1 / r``.
-
-    ``r = factor ** (1/k)`` from :func:`sr_steps_for`; the image is resized by
-    ``min(max_size / max(H, W), 1)`` as for generation; ``N = floor(log_{1/r}(min_size / min(h, w)))``
-    (official ``int()``) and level ``i = ceil(h * r ** -(N - i))``.
-
-    Deviation: the official code then recomputes the ratio as
-    ``(min_size / min(h, w)) ** (1/N)`` for training (0.808 for an 80x120
-    image at x4) but upsamples by ``r`` (1.26, ratio 0.794) at test time; here
-    training uses ``1/r`` too, so the finest generator learns exactly the
-    upsampling step it is applied to.
-
-    Raises:
-        ValueError: factor <= 1, or the image is smaller than ``min_size``.
-    """
-    _, r = sr_steps_for(factor)
-    if min(height, width) < min_size:
-        raise ValueError(f"image is too small: {height}x{width} px, below min_size={min_size} px")
-    scale1 = min(max_size / max(height, width), 1.0)
-    h, w = _ceil(height * scale1), _ceil(width * scale1)
-    levels = int(math.log(min_size / min(h, w)) / math.log(1 / r) + 1e-9) if min(h, w) > min_size else 0
-    sizes = tuple((_ceil(h * r ** -(levels - i)), _ceil(w * r ** -(levels - i))) for i in range(levels)) + ((h, w),)
-    return PyramidSpec(sizes, 1 / r)
 
 
 def _resume(out_dir, real, config, device) -> SinGAN | None:
