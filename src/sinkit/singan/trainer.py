@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -11,23 +10,17 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..core.checkpoint import CheckpointError, read_metadata
 from ..core.device import resolve_device
 from ..core.io import save_grid, save_image
 from ..core.losses import gradient_penalty
 from ..core.pyramid import singan_pyramid, sr_pyramid
-from ..core.registry import load
 from ..core.resize import resize
+from ..core.training import resume_run, scale_seed, train_scales
 from .config import SinGANConfig
 from .model import Scale, SinGAN
 from .networks import Discriminator, Generator, init_weights
 
 __all__ = ["train", "train_scale"]
-
-
-def scale_seed(seed: int, index: int) -> int:
-    """Seed for scale ``index``: reseeding per scale makes a resumed run equal an uninterrupted one."""
-    return (seed * 1_000_003 + index * 7919) % (2**63)
 
 
 def train(
@@ -75,41 +68,19 @@ def train(
         spec = singan_pyramid(image.shape[2], image.shape[3], min_size=config.min_size, max_size=config.max_size, scale_factor=config.scale_factor)
     real = resize(image.to(device), spec.image_size)
 
-    model = None
-    if resume and out_dir is not None and (Path(out_dir) / "model.safetensors").exists():
-        model = _resume(out_dir, real, config, device)
+    model = resume_run(out_dir, "singan", real, config, device) if (resume and out_dir is not None) else None
     if model is None:
-        model = SinGAN(config, spec, real, [], {"train_seconds": [], "seconds_per_iter": [], "losses": []})
-
-    last = spec.num_scales if stop_after is None else min(stop_after, spec.num_scales)
-    for index in range(model.num_scales, last):
-        start = time.perf_counter()
-        scale, losses = train_scale(model, index, progress=progress)
-        model.scales.append(scale)
-        seconds = time.perf_counter() - start
-        model.info["train_seconds"].append(seconds)
-        model.info["seconds_per_iter"].append(seconds / config.iters)
-        model.info["losses"].append(losses)
-        if out_dir is not None:
-            model.save(out_dir)
-            write_scale_images(model, index, Path(out_dir) / "scales" / f"{index:02d}")
-        if on_scale_end is not None:
-            on_scale_end(model, index)
-    return model
-
-
-def _resume(out_dir, real, config, device) -> SinGAN | None:
-    meta = read_metadata(out_dir)
-    if meta["method"] != "singan":
-        raise CheckpointError(f"{out_dir} holds a {meta['method']} model, not singan")
-    model = load(out_dir, device=device)
-    if model.config != config:
-        diff = {k: (v, getattr(config, k)) for k, v in vars(model.config).items() if getattr(config, k) != v}
-        raise ValueError(f"cannot resume {out_dir}: its config differs (saved, asked): {diff}")
-    if model.real.shape != real.shape or (model.real - real).abs().max() > 2 / 255:
-        raise ValueError(f"cannot resume {out_dir}: it was trained on a different image")
-    model.real = real  # identical up to quantisation; keep the caller's exact tensor
-    return model
+        model = SinGAN(config, spec, real, [], {})
+    return train_scales(
+        model,
+        lambda index: train_scale(model, index, progress=progress),
+        model.scales.append,
+        iters=config.iters,
+        out_dir=out_dir,
+        stop_after=stop_after,
+        write_scale_images=write_scale_images,
+        on_scale_end=on_scale_end,
+    )
 
 
 def train_scale(model: SinGAN, index: int, *, progress: bool = True) -> tuple[Scale, dict]:

@@ -23,19 +23,17 @@ that cached + batched training gives the official loop's weights):
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
-from ..core.checkpoint import CheckpointError, read_metadata
 from ..core.device import resolve_device
 from ..core.io import save_image
 from ..core.pyramid import sinir_pyramid
-from ..core.registry import load
 from ..core.resize import resize
+from ..core.training import resume_run, scale_seed, train_scales
 from .config import SinIRConfig
 from .corruptions import Corruption, make_corruption
 from .losses import reconstruction_loss
@@ -43,11 +41,6 @@ from .model import SinIR
 from .networks import SinIRNet
 
 __all__ = ["train", "train_scale", "cascade_inputs", "iteration_generator"]
-
-
-def scale_seed(seed: int, index: int) -> int:
-    """Seed for scale ``index``: reseeding per scale makes a resumed run equal an uninterrupted one."""
-    return (seed * 1_000_003 + index * 7919) % (2**63)
 
 
 def iteration_generator(seed: int, index: int, iteration: int) -> torch.Generator:
@@ -110,41 +103,19 @@ def train(
         raise ValueError(f"coarsest scale {spec.sizes[0]} is too small for the 3x3 reflect-padded convolutions")
     real = resize(image.to(device), spec.image_size, antialias=config.antialias)
 
-    model = None
-    if resume and out_dir is not None and (Path(out_dir) / "model.safetensors").exists():
-        model = _resume(out_dir, real, config, device)
+    model = resume_run(out_dir, "sinir", real, config, device) if (resume and out_dir is not None) else None
     if model is None:
-        model = SinIR(config, spec, real, [], {"train_seconds": [], "seconds_per_iter": [], "losses": []})
-
-    last = spec.num_scales if stop_after is None else min(stop_after, spec.num_scales)
-    for index in range(model.num_scales, last):
-        start = time.perf_counter()
-        net, losses = train_scale(model, index, progress=progress, cache=cache, cascade_batch=cascade_batch)
-        model.networks.append(net)
-        seconds = time.perf_counter() - start
-        model.info["train_seconds"].append(seconds)
-        model.info["seconds_per_iter"].append(seconds / config.iters)
-        model.info["losses"].append(losses)
-        if out_dir is not None:
-            model.save(out_dir)
-            write_scale_images(model, index, Path(out_dir) / "scales" / f"{index:02d}")
-        if on_scale_end is not None:
-            on_scale_end(model, index)
-    return model
-
-
-def _resume(out_dir, real, config, device) -> SinIR | None:
-    meta = read_metadata(out_dir)
-    if meta["method"] != "sinir":
-        raise CheckpointError(f"{out_dir} holds a {meta['method']} model, not sinir")
-    model = load(out_dir, device=device)
-    if model.config != config:
-        diff = {k: (v, getattr(config, k)) for k, v in vars(model.config).items() if getattr(config, k) != v}
-        raise ValueError(f"cannot resume {out_dir}: its config differs (saved, asked): {diff}")
-    if model.real.shape != real.shape or (model.real - real).abs().max() > 2 / 255:
-        raise ValueError(f"cannot resume {out_dir}: it was trained on a different image")
-    model.real = real
-    return model
+        model = SinIR(config, spec, real, [], {})
+    return train_scales(
+        model,
+        lambda index: train_scale(model, index, progress=progress, cache=cache, cascade_batch=cascade_batch),
+        model.networks.append,
+        iters=config.iters,
+        out_dir=out_dir,
+        stop_after=stop_after,
+        write_scale_images=write_scale_images,
+        on_scale_end=on_scale_end,
+    )
 
 
 @torch.no_grad()
