@@ -54,3 +54,12 @@ def test_help_shows_defaults_and_units():
     assert "px" in r.output and "--resume" in r.output
     r = run("sample", "--help")
     assert re.search(r"default:\s+0", r.output)
+
+
+def test_deterministic_method_writes_a_reconstruction_not_identical_samples(tmp_path, example_path):
+    out = tmp_path / "sinir"
+    r = run("train", example_path, "--out", out, "--method", "sinir", "--preset", "fast", "--max-size", 40,
+            "--iters", 2, "--set", "channels=8", "--quiet", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert (out / "reconstruction.png").exists() and not (out / "samples.png").exists()
+    assert "reconstruction" in r.output

@@ -16,6 +16,7 @@ from .core.pyramid import PyramidSpec, build_pyramid, singan_pyramid
 from .core.registry import available_methods, get_method, load
 from .core.resize import resize
 from .singan import SinGAN, SinGANConfig
+from .sinir import SinIR, SinIRConfig
 
 __all__ = [
     "__version__",
@@ -24,6 +25,8 @@ __all__ = [
     "PyramidSpec",
     "SinGAN",
     "SinGANConfig",
+    "SinIR",
+    "SinIRConfig",
     "available_methods",
     "build_pyramid",
     "get_method",

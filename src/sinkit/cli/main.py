@@ -35,7 +35,7 @@ def _method_names():
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run directory: checkpoint, per-scale images, samples.")
 @click.option("--method", default="singan", show_default=True, help="Training method (singan, sinir, ...).")
-@click.option("--preset", default="paper", show_default=True, help="Hyperparameter preset: paper (official defaults) or fast (CPU-friendly).")
+@click.option("--preset", default="paper", show_default=True, help="Hyperparameter preset. singan: paper (official defaults), fast (CPU-friendly). sinir: paper, fast, photo_style, art_style, sr.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same image and options).")
 @click.option("--max-size", type=int, help="Long side of the finest scale, px.  [preset: paper 250]")
 @click.option("--min-size", type=int, help="Short side of the coarsest scale, px.  [preset: paper 25]")
@@ -64,7 +64,7 @@ def train(image, out_dir, method, preset, resume, max_size, min_size, scale_fact
       sinkit train fire.png --out runs/fire --noise-padding    # for: sinkit animate
     """
     from ..core.config import replace_config
-    from ..core.io import load_image, save_grid
+    from ..core.io import load_image, save_grid, save_image
     from ..core.registry import get_method
 
     cls = get_method(method)
@@ -86,9 +86,11 @@ def train(image, out_dir, method, preset, resume, max_size, min_size, scale_fact
     click.echo(f"trained {model.num_scales} scales in {elapsed:.1f} s")
     echo_path("checkpoint", out_dir)
     echo_path("per-scale", Path(out_dir) / "scales")
-    if num_samples > 0:
+    if num_samples > 0 and model.stochastic:
         samples = model.sample(num_samples, generator=config.seed)
         echo_path("samples", save_grid(samples, Path(out_dir) / "samples.png"))
+    elif num_samples > 0:  # deterministic method: every "sample" is the reconstruction
+        echo_path("reconstruction", save_image(model.reconstruct()[-1], Path(out_dir) / "reconstruction.png"))
 
 
 def _parse_set(items, config) -> dict:

@@ -51,6 +51,9 @@ class MultiScaleModel(ABC):
 
     #: registry name, e.g. ``"singan"``
     method: ClassVar[str]
+    #: False for methods whose output does not depend on noise (SinIR): "samples" are all
+    #: the same image, so the CLI writes a reconstruction instead.
+    stochastic: ClassVar[bool] = True
 
     def __init__(self, config: Any, spec: PyramidSpec, real: torch.Tensor, info: dict | None = None):
         self.config = config

@@ -47,6 +47,7 @@ class SinIR(MultiScaleModel):
     #: editing, 20 for harmonization - swapped with respect to SinGAN's 20 / 7.  Task code
     #: can read it with ``getattr(model, "mask_dilation", ...)``.
     mask_dilation: ClassVar[dict[str, int]] = {"edit": 7, "harmonize": 20}
+    stochastic = False
 
     def __init__(
         self,
