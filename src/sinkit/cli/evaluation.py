@@ -70,8 +70,6 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
       sinkit eval photo.jpg samples/ --metrics sifid64,diversity
       sinkit eval lr.png sr.png --reference hr.png --metrics nn_patch
     """
-    import torch
-
     from ..core.device import resolve_device
     from ..core.io import load_image
     from ..core.registry import load
