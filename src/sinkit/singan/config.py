@@ -90,7 +90,7 @@ PRESETS: dict[str, SinGANConfig] = {
     "fast": replace(
         SinGANConfig(),
         max_size=128,
-        iters=600,
+        iters=500,
         d_steps=1,
         g_steps=1,
         max_channels=32,
