@@ -21,7 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_metadata", "FORMAT_VERSION"]
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_metadata", "sub_state", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -130,3 +130,9 @@ def _check_version(meta: dict[str, Any], weights: Path) -> dict[str, Any]:
     if "method" not in meta:
         raise CheckpointError(f"{weights} does not say which method wrote it (no 'method' in metadata)")
     return meta
+
+
+def sub_state(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of a flat checkpoint dict under ``prefix`` (e.g. ``"scales.3.generator."``), prefix removed,
+    ready for ``module.load_state_dict``."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..core.checkpoint import CheckpointError
+from ..core.checkpoint import CheckpointError, sub_state
 from ..core.config import config_from_dict
 from ..core.io import load_image
 from ..core.model import MultiScaleModel
@@ -220,8 +220,7 @@ class SinGAN(MultiScaleModel):
                 g = Generator(s["channels"], config.num_layers, config.kernel_size)
                 d = Discriminator(s["channels"], config.num_layers, config.kernel_size)
                 for part, net in (("generator", g), ("discriminator", d)):
-                    prefix = f"scales.{i}.{part}."
-                    net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+                    net.load_state_dict(sub_state(tensors, f"scales.{i}.{part}."))
                 g.eval()
                 d.eval()
                 scales.append(Scale(g, d, float(s["noise_amp"]), tuple(s["size"]), tensors.get(f"scales.{i}.z_rec")))

@@ -8,7 +8,7 @@ from typing import ClassVar, Sequence
 
 import torch
 
-from ..core.checkpoint import CheckpointError
+from ..core.checkpoint import CheckpointError, sub_state
 from ..core.config import config_from_dict
 from ..core.io import load_image
 from ..core.model import MultiScaleModel
@@ -221,8 +221,7 @@ class SinIR(MultiScaleModel):
             networks = []
             for i, s in enumerate(meta["scales"]):
                 net = SinIRNet(int(s["channels"]), config.num_blocks)
-                prefix = f"networks.{i}."
-                net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+                net.load_state_dict(sub_state(tensors, f"networks.{i}."))
                 networks.append(net.eval().requires_grad_(False))
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(f"SinIR checkpoint does not match its metadata: {err}") from err
