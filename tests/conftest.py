@@ -45,3 +45,4 @@ def tiny_model(tiny_image, tiny_config, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+collect_ignore = ["fixtures"]  # scripts that made the fixture files, not tests

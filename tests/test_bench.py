@@ -96,7 +96,7 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
 def test_bench_rejects_unknown_method_and_scale(dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown method"):
         run_bench(dataset, tmp_path / "x", BenchSettings(method="nope"), progress=False)
-    with pytest.raises(ValueError, match="not a start scale"):
+    with pytest.raises(ValueError, match="not a scale"):
         run_bench(dataset, tmp_path / "y", BenchSettings(start_scales=["top"]), progress=False)
 
 

@@ -86,7 +86,7 @@ def test_resumed_run_equals_uninterrupted(tiny_image, tiny_config, tiny_model, t
     assert sinkit.load(tmp_path).num_scales == 1  # "interrupted" after the first scale
     resumed = sinkit.SinGAN.train(tiny_image, tiny_config, out_dir=tmp_path, device="cpu", progress=False, resume=True)
     assert resumed.num_scales == 3
-    for a, b in zip(full.state_tensors().items(), resumed.state_tensors().items()):
+    for a, b in zip(full.state_dict().items(), resumed.state_dict().items()):
         assert a[0] == b[0] and torch.equal(a[1], b[1]), a[0]
     assert torch.equal(full.sample(2, generator=0), resumed.sample(2, generator=0))
 
@@ -117,10 +117,22 @@ def test_corrupt_and_missing_checkpoints_give_clear_errors(tiny_model, tmp_path)
 
 def test_mismatched_checkpoint_is_an_error(tiny_model, tmp_path):
     model, _ = tiny_model
-    tensors = model.state_tensors()
+    tensors = dict(model.state_dict())
     tensors["scales.1.generator.head.0.weight"] = torch.zeros(64, 3, 3, 3)
     sinkit.core.checkpoint.save_checkpoint(tmp_path, tensors, model.metadata())
-    with pytest.raises(CheckpointError, match="does not match"):
+    with pytest.raises(CheckpointError, match=r"do not match its metadata: mis-shaped tensors scales\.1\.generator\.head\.0\.weight"):
+        sinkit.load(tmp_path)
+    # metadata saying 2 scales while the file holds 3 scales of tensors: named, not silently half-loaded
+    meta = model.metadata()
+    meta["scales"] = meta["scales"][:2]
+    sinkit.core.checkpoint.save_checkpoint(tmp_path, dict(model.state_dict()), meta)
+    with pytest.raises(CheckpointError, match=r"unexpected tensors scales\.2\."):
+        sinkit.load(tmp_path)
+    # a missing tensor is named too
+    tensors = dict(model.state_dict())
+    del tensors["real"]
+    sinkit.core.checkpoint.save_checkpoint(tmp_path, tensors, model.metadata())
+    with pytest.raises(CheckpointError, match="lacks its training input 'image' \\(tensor 'real'\\)"):
         sinkit.load(tmp_path)
 
 

@@ -15,8 +15,9 @@ import torch
 from click.testing import CliRunner
 
 import sinkit
-from sinkit.core.model import MultiScaleModel
+from sinkit.core.errors import CapabilityError
 from sinkit.core.pyramid import PyramidSpec
+from sinkit.core.pyramid_model import PyramidModel
 from sinkit.core.resize import resize
 from sinkit.tasks import (
     InputAdjustedWarning,
@@ -52,27 +53,29 @@ def model(model_dir):
     return sinkit.load(model_dir, device="cpu")
 
 
-class NoiseFree(MultiScaleModel):
-    """SinIR-like stub: no noise, every scale injectable, G(x) = 0.5 x."""
+class NoiseFree(PyramidModel):
+    """SinIR-like stub: no noise, every scale injectable, G(x) = 0.5 x; records the sizes it was run at."""
 
     method = "noisefree-test"
+    mask_dilation = {"edit": 7, "harmonize": 7}
 
     def __init__(self, sizes, factor):
         real = torch.rand(1, 3, *sizes[-1]) * 2 - 1
-        super().__init__(None, PyramidSpec(tuple(sizes), factor), real)
+        super().__init__(None, {"image": real}, PyramidSpec(tuple(sizes), factor))
+        self.seen: list[tuple[int, int]] = []
 
-    def valid_injection_scales(self):
-        return range(0, self.num_scales)
+    @property
+    def num_scales(self):
+        return self.spec.num_scales
 
     def forward_scale(self, index, x_up, *, noise="random", generator=None):
-        assert tuple(x_up.shape[-2:]) is not None
+        self.seen.append(tuple(x_up.shape[-2:]))
         return 0.5 * x_up
 
-    def state_tensors(self):
-        return {}
+    def reconstruct(self, stop=None):
+        return self.run_scales(self.pyramid[0], 0, stop=stop, return_all=True)
 
-    @classmethod
-    def from_state(cls, tensors, meta):
+    def sample(self, num=1, *, size=None, generator=None, **options):
         raise NotImplementedError
 
 
@@ -136,12 +139,13 @@ def test_sweep_runs_every_valid_scale_with_the_same_seed(model):
 def test_tasks_work_on_a_noise_free_model_with_scale_zero():
     stub = NoiseFree([(8, 10), (16, 20), (32, 40)], 0.5)
     out = inject(stub, stub.real, 0)
+    assert stub.seen == [(8, 10), (16, 20), (32, 40)]  # every scale ran once, at its own size
     # G(x) = x / 2 at 3 scales from an 8x10 resize of the image: 1/8 of the upsampled image
     expected = 0.125 * resize(resize(resize(stub.real, (8, 10)), (16, 20)), (32, 40))
     assert torch.allclose(out, expected, atol=1e-6)
     res = edit(stub, stub.real, 0, mask=torch.ones(1, 1, 32, 40), invert_mask=False)
     assert torch.allclose(res.blended, res.raw)
-    with pytest.raises(ValueError, match="no noise input"):
+    with pytest.raises(CapabilityError, match="noisefree-test models cannot animate"):
         animate(stub, frames=2)
 
 
@@ -199,11 +203,11 @@ def test_soft_mask_is_thresholded_with_a_note():
 
 def test_empty_and_faint_masks_are_errors():
     with pytest.raises(ValueError, match="empty"):
-        prepare_mask(torch.zeros(1, 1, 32, 40), (32, 40))
+        prepare_mask(torch.zeros(1, 1, 32, 40), (32, 40), dilation_radius=20)
     with pytest.raises(ValueError, match="brightest pixel is 0.20"):
-        prepare_mask(_square_mask() * 0.2, (32, 40))
+        prepare_mask(_square_mask() * 0.2, (32, 40), dilation_radius=20)
     with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
-        prepare_mask(torch.zeros(32, 40), (32, 40))
+        prepare_mask(torch.zeros(32, 40), (32, 40), dilation_radius=20)
 
 
 def test_wrong_size_mask_is_resized_with_a_note():
@@ -373,8 +377,14 @@ def test_edit_uses_the_methods_own_official_dilation():
     own = edit(stub, stub.real, 0, mask=_square_mask(), blur_sigma=0, invert_mask=False)
     assert torch.equal(own.mask, _square_mask())
     plain = NoiseFree([(16, 20), (32, 40)], 0.5)
-    singan_default = harmonize(plain, plain.real, 0, mask=_square_mask(), blur_sigma=0, invert_mask=False)
-    assert singan_default.mask.sum() > _square_mask().sum()  # SinGAN's 7 px disk
+    seven = harmonize(plain, plain.real, 0, mask=_square_mask(), blur_sigma=0, invert_mask=False)
+    assert seven.mask.sum() > _square_mask().sum()  # the stub's own 7 px disk
+
+    class NoRadius(NoiseFree):
+        mask_dilation = {}
+
+    with pytest.raises(ValueError, match="no official edit mask dilation"):
+        edit(NoRadius([(16, 20), (32, 40)], 0.5), plain.real, 0, mask=_square_mask())
 
 
 def test_cli_train_sr_then_upscale(tmp_path):

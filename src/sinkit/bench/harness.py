@@ -33,10 +33,13 @@ from typing import Any, Callable
 
 import torch
 
-from ..core.config import config_to_dict, replace_config
+from ..core.capabilities import CapabilityError, Sampler
+from ..core.config import config_to_dict, replace_config, resolve_config
 from ..core.device import resolve_device
 from ..core.io import ImageReadError, load_image, save_grid
+from ..core.pyramid_model import PyramidModel
 from ..core.registry import get_method
+from ..core.scales import parse_scale, scale_label
 from ..metrics.evaluate import FIDELITY_METRICS, SAMPLE_METRICS, _DeepModels, deep_metric_status, evaluate_fidelity, evaluate_samples
 from .memory import PeakMemory
 
@@ -96,22 +99,9 @@ def list_images(dataset: str | os.PathLike, limit: int | None = None) -> list[Pa
     return files[:limit] if limit else files
 
 
-def _scale_index(label: str, num_scales: int) -> int:
-    from ..cli.common import parse_scale
-
-    try:
-        return parse_scale(label, num_scales)
-    except Exception as err:  # click.BadParameter -> the library's ValueError
-        raise ValueError(str(getattr(err, "message", err))) from None
-
-
 def _scale_label(text: str) -> str:
     """``"1"`` and ``"N-1"`` both become ``"N-1"``; ``"0"`` becomes ``"N"``."""
-    s = text.strip().upper().replace(" ", "")
-    k = int(s) if s.isdigit() else int(s[2:] or 0) if s.startswith("N-") else 0 if s == "N" else None
-    if k is None:
-        raise ValueError(f"{text!r} is not a start scale; use N, N-1, ... or indices 0, 1, ...")
-    return "N" if k == 0 else f"N-{k}"
+    return scale_label(parse_scale(text))
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -159,9 +149,11 @@ def run_bench(
     settings = settings or BenchSettings()
     settings = replace(settings, start_scales=[_scale_label(s) for s in settings.start_scales])
     cls = get_method(settings.method)
-    if settings.preset not in cls.presets:
-        raise ValueError(f"unknown preset {settings.preset!r} for {settings.method}; available: {', '.join(cls.presets)}")
-    config = replace_config(cls.presets[settings.preset], **settings.overrides)
+    if not issubclass(cls, Sampler):
+        raise CapabilityError(f"{settings.method} models cannot draw random samples, which the benchmark scores. {cls.usage}".strip())
+    if not issubclass(cls, PyramidModel) and settings.start_scales != ["N"]:
+        raise ValueError(f"{settings.method} models have no pyramid start scales: use --start-scales N")
+    config = replace_config(resolve_config(cls, settings.preset), **settings.overrides)
     unknown = set(settings.metrics) - set(SAMPLE_METRICS)
     if unknown:
         raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {', '.join(SAMPLE_METRICS)}")
@@ -261,41 +253,42 @@ def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress
     model_dir = out / "models" / path.stem
     start = time.perf_counter()
     with PeakMemory(device) as mem:
-        model = cls.train(image, config, out_dir=model_dir, resume=True, device=device, progress=progress)
+        model = cls.fit(image, config, out_dir=model_dir, resume=True, device=device, progress=progress)
     wall = time.perf_counter() - start
-    per_scale = model.info.get("train_seconds")
     # A resumed image only spent part of its training in this process; the
-    # per-scale record (when the method keeps one) covers all of it.
-    train_s = float(sum(per_scale)) if isinstance(per_scale, list) and len(per_scale) == model.num_scales else wall
+    # model's own record covers all of it.
+    train_s = model.train_seconds if model.complete and model.train_seconds > 0 else wall
+    real = model.training_image()
     row: dict[str, Any] = {
         "image": path.stem,
         "file": str(path),
-        "height": int(model.real.shape[-2]),
-        "width": int(model.real.shape[-1]),
-        "num_scales": model.num_scales,
+        "height": int(real.shape[-2]),
+        "width": int(real.shape[-1]),
+        "num_scales": getattr(model, "num_scales", None),
         "train_s": round(train_s, 2),
         "train_wall_s": round(wall, 2),
         "peak_rss_mb": None if mem.peak_rss_mb is None else round(mem.peak_rss_mb, 1),
         "rss_before_mb": None if mem.rss_before_mb is None else round(mem.rss_before_mb, 1),
         "cuda_peak_mb": None if mem.cuda_peak_mb is None else round(mem.cuda_peak_mb, 1),
     }
-    tiles, labels = [model.real.cpu()], ["real"]
+    tiles, labels = [real.cpu()], ["real"]
     with torch.no_grad():
-        rec = model.reconstruct()[-1]
-    tiles.append(rec.cpu())
-    labels.append("reconstruction")
-    for key, value in evaluate_fidelity(rec, model.real).items():
-        row[f"rec_{key}"] = round(value, 5)
+        rec = model.reconstruction()
+    if rec is not None:
+        tiles.append(rec.cpu())
+        labels.append("reconstruction")
+        for key, value in evaluate_fidelity(rec, real).items():
+            row[f"rec_{key}"] = round(value, 5)
     ncol = max(2, min(settings.samples, 6))
-    tiles += [torch.ones_like(model.real).cpu()] * (ncol - 2)
-    labels += [""] * (ncol - 2)
+    tiles += [torch.ones_like(real).cpu()] * (ncol - len(tiles))
+    labels += [""] * (ncol - len(labels))
     for label in settings.start_scales:
-        index = _scale_index(label, model.num_scales)
+        options = {"start_scale": parse_scale(label, model.num_scales)} if isinstance(model, PyramidModel) else {}
         t0 = time.perf_counter()
-        samples = model.sample(settings.samples, start_scale=index, generator=settings.seed)
+        samples = model.sample(settings.samples, generator=settings.seed, **options)
         row[f"sample_s@{label}"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
-        for key, value in evaluate_samples(samples, model.real, metrics=metrics, deep_models=deep).items():
+        for key, value in evaluate_samples(samples, real, metrics=metrics, deep_models=deep).items():
             row[f"{key}@{label}"] = round(value, 5)
         row[f"eval_s@{label}"] = round(time.perf_counter() - t0, 2)
         shown = samples[:ncol].cpu()

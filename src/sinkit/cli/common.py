@@ -1,14 +1,24 @@
-"""Pieces shared by the CLI commands: option types, scale parsing, friendly errors."""
+"""Pieces shared by the CLI commands: option types, scale parsing, config overrides, friendly errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import re
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["DEVICE_OPTION", "parse_scale", "parse_scales", "friendly_errors", "echo_path"]
+__all__ = [
+    "DEVICE_OPTION",
+    "parse_scale",
+    "parse_scales",
+    "parse_set",
+    "friendly_errors",
+    "echo_path",
+    "load_model",
+]
 
 DEVICE_OPTION = click.option(
     "--device",
@@ -19,49 +29,66 @@ DEVICE_OPTION = click.option(
 )
 
 
-def parse_scale(text: str | int, num_scales: int, valid: range | None = None) -> int:
-    """Parse a scale given as an index from the coarsest (``2``) or in paper notation (``N-2``).
+def parse_scale(text: str | int, num_scales: int, valid: range | None = None, param_hint: str | None = None) -> int:
+    """:func:`sinkit.core.scales.parse_scale` with a ``click.BadParameter`` instead of a ``ValueError``."""
+    from ..core.scales import parse_scale as parse
 
-    Index 0 is the coarsest scale, i.e. the paper's ``N``; ``N-k`` is index ``k``.
+    try:
+        return parse(text, num_scales, valid)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint=param_hint) from None
+
+
+def parse_scales(text: str, num_scales: int, valid: range | None = None, param_hint: str | None = None) -> list[int]:
+    """:func:`sinkit.core.scales.parse_scales` with a ``click.BadParameter`` instead of a ``ValueError``."""
+    from ..core.scales import parse_scales as parse
+
+    try:
+        return parse(text, num_scales, valid)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint=param_hint) from None
+
+
+def parse_set(items, config) -> dict[str, Any]:
+    """``--set KEY=VALUE`` options as config overrides, each value parsed as JSON and type-checked.
 
     Raises:
-        click.BadParameter: unparsable, or outside ``valid`` (the message lists the valid range).
+        click.BadParameter: malformed item, unknown field or a value of the wrong type.
     """
-    valid = valid if valid is not None else range(num_scales)
-    s = str(text).strip().replace(" ", "")
-    m = re.fullmatch(r"N(?:-(\d+))?", s, flags=re.IGNORECASE)
-    if m:
-        index = int(m.group(1) or 0)
-    elif re.fullmatch(r"\d+", s):
-        index = int(s)
-    else:
-        raise click.BadParameter(f"{text!r} is not a scale; use an index (0 = coarsest) or N, N-1, ...")
-    if index not in valid:
-        raise click.BadParameter(
-            f"scale {text} is outside the valid range {valid.start}..{valid.stop - 1} "
-            f"(indices from the coarsest; paper notation N-{valid.start}..N-{valid.stop - 1})"
-        )
-    return index
-
-
-def parse_scales(text: str, num_scales: int, valid: range | None = None) -> list[int]:
-    """Comma-separated scales, or ``all`` for every valid one."""
-    valid = valid if valid is not None else range(num_scales)
-    if text.strip().lower() == "all":
-        return list(valid)
-    return [parse_scale(t, num_scales, valid) for t in text.split(",") if t.strip()]
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        key, value = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in fields:
+            raise click.BadParameter(f"{type(config).__name__} has no field {key!r}; fields: {', '.join(fields)}", param_hint="--set")
+        current = getattr(config, key)
+        try:
+            parsed = json.loads(value.lower() if isinstance(current, bool) else value)
+        except json.JSONDecodeError:
+            parsed = value
+        if isinstance(current, tuple):
+            parsed = tuple(parsed)
+        elif isinstance(current, float) and isinstance(parsed, int) and not isinstance(parsed, bool):
+            parsed = float(parsed)
+        if current is not None and not isinstance(parsed, type(current)):
+            raise click.BadParameter(f"{key} expects {type(current).__name__}, got {value!r}", param_hint="--set")
+        out[key] = parsed
+    return out
 
 
 def friendly_errors(fn):
-    """Turn the library's expected errors (bad files, bad checkpoints, bad values) into one-line CLI errors."""
-    from ..core.checkpoint import CheckpointError
-    from ..core.io import ImageReadError
+    """Turn the library's expected errors (bad files, bad checkpoints, unsupported requests, bad values)
+    into one-line CLI errors."""
+    from ..core.errors import SinkitError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (FileNotFoundError, ImageReadError, CheckpointError, ValueError) as err:
+        except (FileNotFoundError, SinkitError, ValueError) as err:
             raise click.ClickException(str(err)) from err
 
     return wrapper
@@ -69,3 +96,37 @@ def friendly_errors(fn):
 
 def echo_path(label: str, path: str | Path) -> None:
     click.echo(f"{label:<14} {Path(path).resolve()}")
+
+
+def load_model(path: str, device: str, *, method: str | None = None, preset: str | None = None):
+    """The model at ``path``: a model directory, or an image file for a training-free method.
+
+    Args:
+        path: a directory written by ``sinkit train``, or an image when ``method`` is a
+            training-free method (the image is the model: it is built on the spot).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        method: with an image: the method to build.
+        preset: with an image: its preset (default ``paper``).
+
+    Raises:
+        click.ClickException: an image without ``--method``, or with a method that needs training.
+    """
+    from ..core.registry import get_method, load
+
+    p = Path(path)
+    if p.is_dir():
+        if method is not None:
+            model = load(p, device=device)
+            if model.method != method:
+                raise click.ClickException(f"{path} holds a {model.method} model, not {method}: drop --method")
+            return model
+        return load(p, device=device)
+    if method is None:
+        raise click.ClickException(
+            f"{path} is a file, not a model directory: train a model first (sinkit train {path} --out runs/x), "
+            "or give --method with a training-free method, whose model is the image itself"
+        )
+    cls = get_method(method)
+    if not cls.training_free:
+        raise click.ClickException(f"{method} needs training: run sinkit train {path} --method {method} --out runs/x, then use runs/x")
+    return cls.fit(path, preset or "paper", device=device, progress=False)

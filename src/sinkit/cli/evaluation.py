@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .common import DEVICE_OPTION, echo_path, friendly_errors, parse_scale
+from .common import DEVICE_OPTION, echo_path, friendly_errors, load_model, parse_scale, parse_set
 
 
 def _metric_list(text: str) -> list[str]:
@@ -27,13 +27,20 @@ def _metric_list(text: str) -> list[str]:
     return names
 
 
+#: file stems of the overview sheets the CLI writes into output folders (never scored as samples)
+SHEET_NAMES = frozenset({"contact_sheet", "comparison", "sweep", "sweep_raw", "passes"})
+
+
 def _load_folder(folder: Path):
     import torch
 
     from ..bench.harness import list_images
     from ..core.io import load_image
 
-    files = list_images(folder)
+    # `sinkit sample --out DIR` writes contact_sheet.png next to the samples: not a sample
+    files = [f for f in list_images(folder) if f.stem not in SHEET_NAMES]
+    if not files:
+        raise ValueError(f"{folder} holds no sample images (only {', '.join(sorted(SHEET_NAMES))})")
     images = [load_image(f) for f in files]
     sizes = {tuple(i.shape[-2:]) for i in images}
     if len(sizes) != 1:
@@ -70,19 +77,21 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
       sinkit eval photo.jpg samples/ --metrics sifid64,diversity
       sinkit eval lr.png sr.png --reference hr.png --metrics nn_patch
     """
+    from ..core.capabilities import Sampler, require
     from ..core.device import resolve_device
     from ..core.io import load_image
-    from ..core.registry import load
+    from ..core.pyramid_model import PyramidModel
     from ..metrics.evaluate import _DeepModels, deep_metric_status, evaluate_fidelity, evaluate_samples
 
     dev = resolve_device(device)
     names = _metric_list(metric_text)
     path = Path(samples)
     if path.is_dir() and (path / "model.safetensors").exists():
-        model = load(path, device=dev)
-        index = parse_scale(start_scale, model.num_scales)
-        fake = model.sample(num, start_scale=index, generator=seed)
-        image = model.real
+        model = load_model(str(path), dev)
+        require(model, Sampler, "draw samples to score (sinkit eval MODEL)")
+        options = {"start_scale": parse_scale(start_scale, model.num_scales, param_hint="--start-scale")} if isinstance(model, PyramidModel) else {}
+        fake = model.sample(num, generator=seed, **options)
+        image = model.training_image()
         click.echo(f"{num} samples from {path} (start scale {start_scale}); scoring against the model's training image at {image.shape[2]}x{image.shape[3]} px")
     else:
         fake = _load_folder(path) if path.is_dir() else load_image(path)
@@ -148,9 +157,9 @@ def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit
           --start-scales N,N-1 --limit 10 --out results/places50-singan-fast
     """
     from ..bench import BenchSettings, run_bench, write_reports
+    from ..core.config import resolve_config
     from ..core.registry import get_method
     from ..metrics.evaluate import deep_metric_status
-    from .main import _parse_set
 
     if report_only:
         if not (Path(out_dir) / "bench.json").exists():
@@ -162,12 +171,14 @@ def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit
         return
 
     cls = get_method(method)
-    if preset not in cls.presets:
-        raise click.BadParameter(f"unknown preset {preset!r} for {method}; available: {', '.join(cls.presets)}", param_hint="--preset")
+    try:
+        base = resolve_config(cls, preset)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--preset") from None
     settings = BenchSettings(
         method=method,
         preset=preset,
-        overrides=_parse_set(extra, cls.presets[preset]),
+        overrides=parse_set(extra, base),
         samples=samples,
         start_scales=[s.strip() for s in start_scales.split(",") if s.strip()],
         seed=seed,

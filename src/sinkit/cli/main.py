@@ -1,18 +1,23 @@
 """``sinkit`` command line: a thin layer over the Python API.
 
-Core commands live here (train, sample, info); manipulation tasks are in
-``cli/tasks.py`` and evaluation in ``cli/evaluation.py``, each exporting a
-``COMMANDS`` list that is added to the group below.
+Core commands live here (train, sample, translate, info); manipulation tasks
+are in ``cli/tasks.py`` and evaluation in ``cli/evaluation.py``, each exporting
+a ``COMMANDS`` list that is added to the group below.  A method package may add
+its own commands in ``<package>/cli.py`` (``COMMANDS``), found through the
+registry.  Nothing here names a method: commands ask a model what it can do
+(:mod:`sinkit.core.capabilities`).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import time
 from pathlib import Path
 
 import click
 
-from .common import DEVICE_OPTION, echo_path, friendly_errors, parse_scale
+from .common import DEVICE_OPTION, echo_path, friendly_errors, load_model, parse_scale, parse_set
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,34 +30,96 @@ def cli():
     """
 
 
-def _method_names():
-    from ..core.registry import available_methods
+# ----------------------------------------------------------------------------- train
+def _method_from_args(args: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == "--method" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--method="):
+            return arg.split("=", 1)[1]
+    return None
 
-    return available_methods()
+
+def _config_default(cls, field: str):
+    base = cls.presets.get("paper") if cls.presets else None
+    return getattr(base if base is not None else cls.config_class(), field, None)
 
 
-@cli.command()
+def _method_params(cls) -> list[click.Parameter]:
+    """The options a method declares: its extra training inputs and its config options."""
+    params: list[click.Parameter] = []
+    for spec in cls.inputs[1:]:
+        flag = f"--{spec.name.replace('_', '-')}"
+        req = " [required]" if spec.required else ""
+        params.append(click.Option([flag, spec.name], type=click.Path(dir_okay=False), help=f"{cls.method}: {spec.help}{req}"))
+    for opt in cls.options:
+        default = _config_default(cls, opt.field)
+        shown = f"  [paper: {default}]" if default is not None else ""
+        if opt.type is bool:
+            name = opt.flag.lstrip("-")
+            decls = [f"--{name}/--no-{name}", opt.field]
+            params.append(click.Option(decls, default=None, help=f"{cls.method}: {opt.help}{shown}"))
+        else:
+            ptype = click.Choice(list(opt.choices)) if opt.choices else opt.type
+            params.append(click.Option([opt.flag, opt.field], type=ptype, default=None, help=f"{cls.method}: {opt.help}{shown}"))
+    return params
+
+
+class TrainCommand(click.Command):
+    """``sinkit train``: the generic options plus those of the method named by ``--method``."""
+
+    def parse_args(self, ctx, args):
+        from ..core.registry import get_method
+
+        name = _method_from_args(args) or "singan"
+        try:
+            ctx.meta["sinkit_method_params"] = _method_params(get_method(name))
+        except ValueError:
+            ctx.meta["sinkit_method_params"] = []  # unknown method: reported by the command itself
+        return super().parse_args(ctx, args)
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        extra = ctx.meta.get("sinkit_method_params", [])
+        return params[:-1] + extra + params[-1:]  # keep --help last
+
+    def format_epilog(self, ctx, formatter):
+        from ..core.capabilities import describe_capabilities
+        from ..core.registry import available_methods, get_method
+
+        super().format_epilog(ctx, formatter)
+        rows = []
+        for name in available_methods():
+            cls = get_method(name)
+            extra = [f"--{s.name.replace('_', '-')}" for s in cls.inputs[1:]] + [o.flag for o in cls.options]
+            text = f"presets: {', '.join(cls.presets)}; can: {', '.join(describe_capabilities(cls)) or '-'}"
+            if extra:
+                text += f"; options: {' '.join(extra)}"
+            if cls.training_free:
+                text += "; training-free"
+            rows.append((name, text))
+        with formatter.section("Methods (sinkit train --method NAME --help shows a method's own options)"):
+            formatter.write_dl(rows)
+
+
+@cli.command(cls=TrainCommand)
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run directory: checkpoint, per-scale images, samples.")
-@click.option("--method", default="singan", show_default=True, help="Training method (singan, sinir, ...).")
-@click.option("--preset", default="paper", show_default=True, help="Hyperparameter preset. singan: paper (official defaults), fast (CPU-friendly). sinir: paper, fast, photo_style, art_style, sr.")
+@click.option("--method", default="singan", show_default=True, help="Training method (list below).")
+@click.option("--preset", default="paper", show_default=True, help="Hyperparameter preset of the method (list below; paper = official defaults).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same image and options).")
-@click.option("--max-size", type=int, help="Long side of the finest scale, px.  [preset: paper 250]")
-@click.option("--min-size", type=int, help="Short side of the coarsest scale, px.  [preset: paper 25]")
-@click.option("--scale-factor", type=float, help="Nominal ratio between scales, < 1.  [preset: paper 0.75]")
-@click.option("--iters", type=int, help="Training iterations per scale.  [preset: paper 2000]")
+@click.option("--max-size", type=int, help="Long side of the training image / finest scale, px.  [preset]")
+@click.option("--iters", type=int, help="Training iterations (per scale for pyramid methods).  [preset]")
 @click.option("--seed", type=int, help="Random seed (initialisation, noise).  [preset: 0]")
-@click.option("--alpha", type=float, help="Reconstruction loss weight.  [preset: singan paper 10]")
-@click.option("--bf16/--no-bf16", default=None, help="bfloat16 autocast (faster on recent CPUs/GPUs).  [preset: off]")
-@click.option("--task", type=click.Choice(["generate", "sr"]), default="generate", show_default=True, help="sr: super-resolution model for 'sinkit upscale' (method's sr_config: SinGAN alpha 100, pyramid ratio factor**(-1/k)).")
+@click.option("--bf16/--no-bf16", default=None, help="bfloat16 autocast (faster on recent CPUs/GPUs).  [preset]")
+@click.option("--task", type=click.Choice(["generate", "sr"]), default="generate", show_default=True, help="sr: super-resolution model for 'sinkit upscale' (the method's sr_config).")
 @click.option("--factor", type=float, default=4.0, show_default=True, help="Upscaling factor an --task sr model is built for.")
-@click.option("--noise-padding/--no-noise-padding", default=None, help="Draw noise at padded size (official animation models; SinGAN only).  [preset: off]")
 @click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Override any config field, e.g. --set d_steps=1 (repeatable).")
 @click.option("--samples", "num_samples", default=8, show_default=True, help="Random samples written when training ends (0: none).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @DEVICE_OPTION
 @friendly_errors
-def train(image, out_dir, method, preset, resume, max_size, min_size, scale_factor, iters, seed, alpha, bf16, task, factor, noise_padding, extra, num_samples, quiet, device):
+def train(image, out_dir, method, preset, resume, max_size, iters, seed, bf16, task, factor, extra, num_samples, quiet, device, **method_options):
     """Train a model on IMAGE and save it to --out.
 
     \b
@@ -63,90 +130,87 @@ def train(image, out_dir, method, preset, resume, max_size, min_size, scale_fact
       sinkit train LR.png --out runs/lr --task sr --factor 4   # then: sinkit upscale runs/lr
       sinkit train fire.png --out runs/fire --noise-padding    # for: sinkit animate
     """
-    from ..core.config import replace_config
-    from ..core.io import load_image, save_grid, save_image
+    from ..core.capabilities import Sampler
+    from ..core.config import replace_config, resolve_config
+    from ..core.io import save_grid, save_image
     from ..core.registry import get_method
 
     cls = get_method(method)
-    if preset not in cls.presets:
-        raise click.BadParameter(f"unknown preset {preset!r} for {method}; available: {', '.join(cls.presets)}", param_hint="--preset")
-    base = cls.presets[preset]
+    try:
+        base = resolve_config(cls, preset)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--preset") from None
     if task == "sr":
         if not hasattr(cls, "sr_config"):
             raise click.BadParameter(f"method {method} has no super-resolution configuration", param_hint="--task")
         base = cls.sr_config(base, factor)
-    overrides = dict(max_size=max_size, min_size=min_size, scale_factor=scale_factor, iters=iters, seed=seed, alpha=alpha, bf16=bf16, noise_padding=noise_padding)
-    overrides.update(_parse_set(extra, base))
+    input_names = {s.name for s in cls.inputs[1:]}
+    inputs = {cls.inputs[0].name: image, **{k: v for k, v in method_options.items() if k in input_names and v is not None}}
+    overrides = dict(max_size=max_size, iters=iters, seed=seed, bf16=bf16)
+    overrides.update({k: v for k, v in method_options.items() if k not in input_names})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    missing = [k for k in given if not hasattr(base, k)]
+    if missing:
+        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+        raise click.UsageError(f"{method} has no option {flags} (see sinkit train --method {method} --help)")
+    overrides.update(parse_set(extra, base))
     config = replace_config(base, **overrides)
-    img = load_image(image)
+    tensors = cls.load_inputs(inputs)
+    img = tensors[cls.inputs[0].name]
     click.echo(f"training {method} ({preset} preset) on {image} ({img.shape[2]}x{img.shape[3]} px) -> {out_dir}")
     start = time.perf_counter()
-    model = cls.train(img, config, out_dir=out_dir, resume=resume, device=device, progress=not quiet)
+    model = cls.fit(tensors, config, out_dir=out_dir, resume=resume, device=device, progress=not quiet)
     elapsed = time.perf_counter() - start
-    click.echo(f"trained {model.num_scales} scales in {elapsed:.1f} s")
+    click.echo(f"trained in {elapsed:.1f} s")
     echo_path("checkpoint", out_dir)
-    echo_path("per-scale", Path(out_dir) / "scales")
-    if num_samples > 0 and model.stochastic:
+    if (Path(out_dir) / "scales").is_dir():
+        echo_path("per-scale", Path(out_dir) / "scales")
+    if num_samples > 0 and isinstance(model, Sampler) and model.stochastic:
         samples = model.sample(num_samples, generator=config.seed)
         echo_path("samples", save_grid(samples, Path(out_dir) / "samples.png"))
-    elif num_samples > 0:  # deterministic method: every "sample" is the reconstruction
-        echo_path("reconstruction", save_image(model.reconstruct()[-1], Path(out_dir) / "reconstruction.png"))
+    elif num_samples > 0 and model.reconstruction() is not None:  # deterministic: every "sample" is the reconstruction
+        echo_path("reconstruction", save_image(model.reconstruction(), Path(out_dir) / "reconstruction.png"))
 
 
-def _parse_set(items, config) -> dict:
-    import dataclasses
-    import json
-
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        key, value = item.split("=", 1)
-        key = key.strip().replace("-", "_")
-        if key not in fields:
-            raise click.BadParameter(f"{type(config).__name__} has no field {key!r}; fields: {', '.join(fields)}", param_hint="--set")
-        current = getattr(config, key)
-        try:
-            parsed = json.loads(value.lower() if isinstance(current, bool) else value)
-        except json.JSONDecodeError:
-            parsed = value
-        if isinstance(current, tuple):
-            parsed = tuple(parsed)
-        elif isinstance(current, float) and isinstance(parsed, int):
-            parsed = float(parsed)
-        if current is not None and not isinstance(parsed, type(current)):
-            raise click.BadParameter(f"{key} expects {type(current).__name__}, got {value!r}", param_hint="--set")
-        out[key] = parsed
-    return out
-
-
+# ----------------------------------------------------------------------------- sample
 @cli.command()
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("model_dir", type=click.Path(exists=True))
 @click.option("--num", default=8, show_default=True, help="Number of samples.")
 @click.option("--out", "out_dir", default="samples", show_default=True, type=click.Path(file_okay=False), help="Output folder for PNGs and the contact sheet.")
-@click.option("--start-scale", default="0", show_default=True, help="First scale with random noise: 0 (= N, most diverse), 1 (= N-1), ...")
+@click.option("--start-scale", default="0", show_default=True, help="Pyramid models: first scale with random noise: 0 (= N, most diverse), 1 (= N-1), ...")
 @click.option("--scale-h", default=1.0, show_default=True, help="Width factor of the samples (official 'arbitrary size' default 1.5).")
 @click.option("--scale-v", default=1.0, show_default=True, help="Height factor of the samples.")
 @click.option("--seed", default=0, show_default=True, help="Random seed: the same seed gives the same images.")
 @click.option("--batch-size", default=16, show_default=True, help="Samples per forward pass.")
+@click.option("--method", default=None, help="When MODEL_DIR is an image: a training-free method to sample with (the image is the model).")
+@click.option("--preset", default=None, help="With --method on an image: the method's preset.  [default: paper]")
 @DEVICE_OPTION
 @friendly_errors
-def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_size, device):
-    """Draw random samples from a trained model.
+def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_size, method, preset, device):
+    """Draw random samples from a trained model (or from an image, with a training-free --method).
 
     \b
     Examples:
       sinkit sample runs/photo --num 20 --out samples/
       sinkit sample runs/photo --num 8 --start-scale N-1 --scale-h 2.0 --seed 7
     """
+    from ..core.capabilities import Sampler, require
     from ..core.io import save_grid, save_image
-    from ..core.registry import load
+    from ..core.pyramid_model import PyramidModel
 
-    model = load(model_dir, device=device)
-    index = parse_scale(start_scale, model.num_scales)
+    model = load_model(model_dir, device, method=method, preset=preset)
+    require(model, Sampler, "draw random samples (sinkit sample)")
+    options = {}
+    if isinstance(model, PyramidModel):
+        options = {"start_scale": parse_scale(start_scale, model.num_scales, param_hint="--start-scale"), "batch_size": batch_size, "scale_h": scale_h, "scale_v": scale_v}
+        size = None
+    else:
+        if start_scale.strip().upper() not in ("0", "N"):
+            raise click.BadParameter(f"{model.method} models have no pyramid start scales", param_hint="--start-scale")
+        h, w = model.output_size()
+        size = (max(1, round(h * scale_v)), max(1, round(w * scale_h)))
     start = time.perf_counter()
-    samples = model.sample(num, start_scale=index, scale_h=scale_h, scale_v=scale_v, generator=seed, batch_size=batch_size)
+    samples = model.sample(num, size=size, generator=seed, **options)
     elapsed = time.perf_counter() - start
     out = Path(out_dir)
     for i in range(samples.shape[0]):
@@ -157,20 +221,62 @@ def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_s
     echo_path("contact sheet", sheet)
 
 
+# ----------------------------------------------------------------------------- translate
+@cli.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--primitive", "--input", "condition_path", required=True, type=click.Path(dir_okay=False), help="The (edited) primitive / condition image to translate.")
+@click.option("--out", "out_dir", default="translate_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--seed", default=0, show_default=True, help="Random seed (for methods with noise).")
+@DEVICE_OPTION
+@friendly_errors
+def translate(model_dir, condition_path, out_dir, seed, device):
+    """Translate a primitive (edges, segmentation...) into an image with a conditional model.
+
+    \b
+    Example:
+      sinkit translate runs/face --primitive face_edges_edited.png --out out/
+    """
+    from ..core.capabilities import Translator, require
+    from ..core.io import load_image, save_grid, save_image
+    from ..core.resize import resize
+
+    model = load_model(model_dir, device)
+    require(model, Translator, "translate primitives (sinkit translate)")
+    condition = load_image(condition_path).to(model.device)
+    start = time.perf_counter()
+    result = model.translate(condition, generator=seed)
+    click.echo(f"translated {condition.shape[2]}x{condition.shape[3]} -> {result.shape[2]}x{result.shape[3]} px in {time.perf_counter() - start:.2f} s")
+    out = Path(out_dir)
+    echo_path("result", save_image(result, out / "result.png"))
+    echo_path(model.condition_name, save_image(condition, out / f"{model.condition_name}.png"))
+    size = tuple(result.shape[-2:])
+    shown = [resize(t.to(result.device), size) for t in model.training_inputs.values() if t.shape[1] == 3]
+    labels = [f"training {n}" for n, t in model.training_inputs.items() if t.shape[1] == 3]
+    tiles = shown + [resize(condition, size), result]
+    echo_path("comparison", save_grid(tiles, out / "comparison.png", ncol=len(tiles), labels=labels + [model.condition_name, "result"]))
+
+
+# ----------------------------------------------------------------------------- info
 @cli.command()
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @friendly_errors
 def info(model_dir):
-    """Show a trained model's scales, sizes, noise amplitudes and training time."""
+    """Show a trained model's method, inputs, scales or iterations, and training time."""
     from ..core.registry import load
 
     click.echo(load(model_dir, device="cpu").describe())
 
 
 def _add_plugins():
+    from ..core.registry import method_modules
     from . import evaluation, tasks
 
-    for module in (tasks, evaluation):
+    modules = [tasks, evaluation]
+    for module_name in method_modules().values():
+        name = f"{module_name}.cli"
+        if importlib.util.find_spec(module_name) is not None and importlib.util.find_spec(name) is not None:
+            modules.append(importlib.import_module(name))
+    for module in modules:
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
 

@@ -16,13 +16,10 @@ from pathlib import Path
 
 import click
 
-from .common import DEVICE_OPTION, echo_path, friendly_errors, parse_scale, parse_scales
+from ..core.scales import scale_label as _label
+from .common import DEVICE_OPTION, echo_path, friendly_errors, load_model, parse_scale, parse_scales
 
 __all__ = ["COMMANDS"]
-
-
-def _label(index: int) -> str:
-    return "N" if index == 0 else f"N-{index}"
 
 
 @contextlib.contextmanager
@@ -50,18 +47,18 @@ def training_image(model):
     return finest(model)
 
 
-def _load(model_dir, device):
-    from ..core.registry import load
+def _load(model_dir, device, method=None, action="inject images (paint, edit, harmonize, transfer)"):
+    """The model (or, for a training-free --method, the image as a model), checked to be injectable."""
+    from ..core.capabilities import Injectable, require
 
-    return load(model_dir, device=device)
+    model = load_model(model_dir, device, method=method)
+    require(model, Injectable, action)
+    return model
 
 
 def _scales(text: str, model) -> list[int]:
     valid = model.valid_injection_scales()
-    try:
-        return parse_scales(text, model.num_scales, valid)
-    except click.BadParameter as err:
-        raise click.BadParameter(str(err), param_hint="--scale") from None
+    return parse_scales(text, valid.stop, valid, param_hint="--scale")
 
 
 def _timed(label: str, start: float) -> None:
@@ -75,6 +72,8 @@ SCALE_OPTION = click.option(
     help="Injection scale: index from the coarsest (2) or paper notation (N-2); comma list or 'all' for a sweep.",
 )
 SEED_OPTION = click.option("--seed", default=0, show_default=True, help="Random seed of the injected noise.")
+MODEL_ARGUMENT = click.argument("model_dir", type=click.Path(exists=True))
+METHOD_OPTION = click.option("--method", default=None, help="When MODEL_DIR is an image: a training-free method (the image is the model).")
 
 
 def _out_option(default: str):
@@ -93,7 +92,7 @@ def _write_sweep(results: dict, out: Path, first: list, first_labels: list[str],
 
 # ----------------------------------------------------------------------------- paint
 @click.command(short_help="Paint-to-image: turn a clipart into an image with the model's textures.")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@MODEL_ARGUMENT
 @click.option("--paint", "paint_path", required=True, type=click.Path(dir_okay=False), help="Clipart / paint image (flat colours).")
 @SCALE_OPTION
 @click.option("--quantize", is_flag=True, help="Map the paint to the training image's k main colours at the scale (k-means; no retraining).")
@@ -101,9 +100,10 @@ def _write_sweep(results: dict, out: Path, first: list, first_labels: list[str],
 @click.option("--keep-shape", is_flag=True, help="Generate at the paint's aspect ratio instead of stretching it to the training image's.")
 @SEED_OPTION
 @_out_option("paint_out")
+@METHOD_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_dir, device):
+def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_dir, method, device):
     """Paint-to-image: inject a clipart at a coarse scale (SinGAN sec. 4; paper: N-1 or N-2).
 
     \b
@@ -117,7 +117,7 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
     from ..tasks.inject import fit_to_model
     from ..tasks.paint import color_centers, quantize_colors
 
-    model = _load(model_dir, device)
+    model = _load(model_dir, device, method, "paint-to-image (sinkit paint)")
     scales = _scales(scale_text, model)
     out = Path(out_dir)
     image = load_image(paint_path).to(model.device)
@@ -136,7 +136,7 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
     echo_path("paint", save_image(shown, out / "paint.png"))
     if quantize:
         for s in scales:
-            q = quantize_colors(shown, color_centers(model.pyramid[s], k))
+            q = quantize_colors(shown, color_centers(model.image_at_scale(s), k))
             echo_path(f"quantized {_label(s)}", save_image(q, out / f"paint_quantized_{_label(s)}.png"))
             if len(scales) == 1:
                 inputs.append(q)
@@ -151,27 +151,28 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
 
 
 # ----------------------------------------------------------------------------- edit / harmonize
-def _blend_command(name: str, default_dilation: int, sinir_dilation: int, short: str, doc: str):
+def _blend_command(name: str, short: str, doc: str):
     from ..tasks.masks import BLUR_SIGMA
 
     @click.command(name=name, help=doc, short_help=short)
-    @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+    @MODEL_ARGUMENT
     @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="The edited / composite image.")
     @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False), help="White = region to regenerate (grey/RGB/RGBA accepted; thresholded at 0.5).")
     @SCALE_OPTION
-    @click.option("--dilation", type=int, default=None, help=f"Mask dilation: disk radius in px at the model's finest size.  [default: the method's official value: SinGAN {default_dilation}, SinIR {sinir_dilation}]")
+    @click.option("--dilation", type=int, default=None, help="Mask dilation: disk radius in px at the model's output size.  [default: the method's official value, e.g. SinGAN 20 for edit, 7 for harmonize]")
     @click.option("--blur", "blur_sigma", default=BLUR_SIGMA, show_default=True, help="Mask Gaussian blur sigma, px (official 5).")
     @click.option("--invert-mask/--no-invert-mask", default=None, help="Force or forbid inverting the mask.  [default: invert only if the input differs from the training image mostly outside the mask]")
     @SEED_OPTION
     @_out_option(f"{name}_out")
+    @METHOD_OPTION
     @DEVICE_OPTION
     @friendly_errors
-    def command(model_dir, input_path, mask_path, scale_text, dilation, blur_sigma, invert_mask, seed, out_dir, device):
+    def command(model_dir, input_path, mask_path, scale_text, dilation, blur_sigma, invert_mask, seed, out_dir, method, device):
         from ..core.io import load_image, load_mask, save_grid, save_image
         from ..tasks import edit, harmonize
 
         task = edit if name == "edit" else harmonize
-        model = _load(model_dir, device)
+        model = _load(model_dir, device, method, f"{name} images (sinkit {name})")
         scales = _scales(scale_text, model)
         out = Path(out_dir)
         image = load_image(input_path).to(model.device)
@@ -209,8 +210,6 @@ def _blend_command(name: str, default_dilation: int, sinir_dilation: int, short:
 
 edit_cmd = _blend_command(
     "edit",
-    20,
-    7,
     "Editing: make copy-pasted regions seamless (inject, then blend through the mask).",
     """Editing: make copy-pasted regions seamless (SinGAN sec. 4, fig. 12).
 
@@ -227,8 +226,6 @@ edit_cmd = _blend_command(
 
 harmonize_cmd = _blend_command(
     "harmonize",
-    7,
-    20,
     "Harmonization: blend a pasted object into the background the model learned.",
     """Harmonization: blend a pasted object into a background (SinGAN sec. 4, fig. 13).
 
@@ -246,15 +243,16 @@ harmonize_cmd = _blend_command(
 
 # ----------------------------------------------------------------------------- transfer
 @click.command(short_help="Inject an image at a scale (SinIR-style style transfer).")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@MODEL_ARGUMENT
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="Content image to inject.")
 @SCALE_OPTION
 @click.option("--keep-shape", is_flag=True, help="Generate at the input's aspect ratio instead of stretching it to the training image's.")
 @SEED_OPTION
 @_out_option("transfer_out")
+@METHOD_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, device):
+def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, method, device):
     """Plain injection of --input at --scale (SinIR style transfer; coarse = global change, fine = colours).
 
     \b
@@ -267,7 +265,7 @@ def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, devic
     from ..tasks import inject
     from ..tasks.inject import fit_to_model
 
-    model = _load(model_dir, device)
+    model = _load(model_dir, device, method, "inject images (sinkit transfer)")
     scales = _scales(scale_text, model)
     out = Path(out_dir)
     image = load_image(input_path).to(model.device)
@@ -292,7 +290,7 @@ def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, devic
 
 # ----------------------------------------------------------------------------- upscale
 @click.command(short_help="Super-resolution with a model trained on the low-resolution image.")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@MODEL_ARGUMENT
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="Low-resolution image.  [default: the training image]")
 @click.option("--factor", default=4.0, show_default=True, help="Total upscaling factor (k passes of the model's ratio r).")
 @click.option("--noise", type=click.Choice(["random", "zero"]), default="random", show_default=True, help="Noise injected with each pass (official: random).")
@@ -315,7 +313,11 @@ def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
     from ..tasks import sr_steps
     from ..tasks import upscale as upscale_fn
 
-    model = _load(model_dir, device)
+    from ..core.capabilities import require
+    from ..core.pyramid_model import PyramidModel
+
+    model = load_model(model_dir, device)
+    require(model, PyramidModel, "upscale images (sinkit upscale runs the finest generator of a pyramid)")
     image = training_image(model) if input_path is None else load_image(input_path).to(model.device)
     k, r = sr_steps(model, factor)
     if getattr(model.config, "sr_factor", None) == 0:
@@ -336,7 +338,7 @@ def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
 
 # ----------------------------------------------------------------------------- animate
 @click.command(short_help="Animation: a GIF/MP4 clip from a random walk in noise space.")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@MODEL_ARGUMENT
 @click.option("--start-scale", default="0", show_default=True, help="First scale whose noise moves: 0 (= N, largest motion), 1 (= N-1), ...")
 @click.option("--beta", default=0.9, show_default=True, help="Momentum of the z random walk (official 0.80-0.95; higher = smoother).")
 @click.option("--alpha", default=0.1, show_default=True, help="Pull of every frame towards the reconstruction noise (official 0.1).")
@@ -360,8 +362,13 @@ def animate(model_dir, start_scale, beta, alpha, frames, fps, out_path, seed, de
     from ..tasks import VideoWriterUnavailable, save_animation
     from ..tasks import animate as animate_fn
 
-    model = _load(model_dir, device)
-    index = parse_scale(start_scale, model.num_scales)
+    from ..core.capabilities import require
+    from ..core.pyramid_model import NoiseInputs, PyramidModel
+
+    model = load_model(model_dir, device)
+    require(model, PyramidModel, "animate (sinkit animate walks through a pyramid's noise maps)")
+    require(model, NoiseInputs, "animate (sinkit animate needs per-scale noise inputs)")
+    index = parse_scale(start_scale, model.num_scales, param_hint="--start-scale")
     if not getattr(model.config, "noise_padding", True):
         click.echo("note: this model was trained without noise padding (official animation models use it: sinkit train --noise-padding)")
     start = time.perf_counter()

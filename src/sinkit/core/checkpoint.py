@@ -21,15 +21,19 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_metadata", "sub_state", "FORMAT_VERSION"]
+from .errors import SinkitError
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_metadata", "FORMAT_VERSION", "TRAINING_STATE_PREFIX"]
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 _META_KEY = "sinkit"
+#: tensors of an unfinished run's optimizer / scheduler / RNG state carry this prefix (not model weights)
+TRAINING_STATE_PREFIX = "trainer."
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(SinkitError, RuntimeError):
     """A checkpoint directory is missing pieces, corrupt, or does not match what is asked of it."""
 
 
@@ -131,8 +135,3 @@ def _check_version(meta: dict[str, Any], weights: Path) -> dict[str, Any]:
         raise CheckpointError(f"{weights} does not say which method wrote it (no 'method' in metadata)")
     return meta
 
-
-def sub_state(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """The entries of a flat checkpoint dict under ``prefix`` (e.g. ``"scales.3.generator."``), prefix removed,
-    ready for ``module.load_state_dict``."""
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -6,7 +6,7 @@ import dataclasses
 import typing
 from typing import Any, TypeVar
 
-__all__ = ["config_to_dict", "config_from_dict", "replace_config"]
+__all__ = ["config_to_dict", "config_from_dict", "replace_config", "resolve_config"]
 
 C = TypeVar("C")
 
@@ -49,3 +49,25 @@ def replace_config(config: C, **overrides: Any) -> C:
     if unknown:
         raise ValueError(f"{type(config).__name__} has no option(s) {sorted(unknown)}")
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def resolve_config(method_class: Any, config: Any = None) -> Any:
+    """The config a method trains with: a preset name looked up in ``method_class.presets``, a
+    config object of ``method_class.config_class`` as is, or None for ``method_class.config_class()``
+    (the paper defaults).  The one place presets are looked up.
+
+    Raises:
+        ValueError: unknown preset (the message lists the method's presets).
+        TypeError: a config object of another method.
+    """
+    if config is None:
+        return method_class.config_class()
+    if isinstance(config, str):
+        try:
+            return method_class.presets[config]
+        except KeyError:
+            name = getattr(method_class, "method", "") or method_class.__name__
+            raise ValueError(f"unknown preset {config!r} for {name}; available: {', '.join(method_class.presets)}") from None
+    if not isinstance(config, method_class.config_class):
+        raise TypeError(f"expected a {method_class.config_class.__name__} or a preset name, got {type(config).__name__}")
+    return config

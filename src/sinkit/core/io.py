@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
+from .errors import SinkitError
+
 __all__ = [
     "ImageReadError",
     "load_image",
@@ -30,7 +32,7 @@ __all__ = [
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-class ImageReadError(ValueError):
+class ImageReadError(SinkitError, ValueError):
     """A file exists but could not be decoded as an image."""
 
 

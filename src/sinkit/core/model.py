@@ -1,319 +1,340 @@
-"""What every single-image pyramid model offers, whatever its training method.
+"""The base of every trained single-image model: config, training inputs, record, persistence.
 
-A trained model is a pyramid of per-scale generators.  Generation, sampling
-from a start scale and every manipulation task (injection of an image at some
-scale) are the same loop over scales::
+A model is a ``torch.nn.Module``.  Its weights, its training inputs (the image,
+a primitive...) and fixed tensors such as reconstruction noise are parameters
+and buffers, so ``state_dict()`` holds everything and persistence is generic:
 
-    x = G_k(noise_k, x_up)            # x_up: the injected / previous image at scale k
-    for i in k+1 .. finest:
-        x = G_i(noise_i, up(x))
+* :meth:`SingleImageModel.save` writes the frozen config and the model's
+  :meth:`~SingleImageModel.structure` (what the constructor needs besides the
+  config: pyramid sizes, scales trained...) as JSON, and ``state_dict()`` as
+  safetensors (:mod:`sinkit.core.checkpoint`);
+* :meth:`SingleImageModel.from_checkpoint` builds the skeleton from config and
+  structure, then ``load_state_dict(strict=True)``: tensors and metadata that
+  disagree are a :class:`~sinkit.core.checkpoint.CheckpointError`, never a
+  silently half-loaded model.
 
-:meth:`MultiScaleModel.run_scales` is that loop, written once; a method only
-implements :meth:`MultiScaleModel.forward_scale` (one generator application)
-and its checkpoint tensors.  Task code (``sinkit.tasks``) works on any model
-through this interface.
+What a model can DO is declared by capability mixins
+(:mod:`sinkit.core.capabilities`: sampler, translator, injectable;
+:class:`sinkit.core.pyramid_model.PyramidModel`), which tasks, CLI and bench
+check before using it.  A method is one package: a config dataclass, a model
+class registered with :func:`sinkit.core.registry.register_method`, and its
+trainer (``docs/adding-a-method.md``).
 """
 
 from __future__ import annotations
 
-import time
-from abc import ABC, abstractmethod
+import functools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping
 
 import torch
+import torch.nn as nn
 
-from .checkpoint import save_checkpoint
-from .config import config_to_dict
-from .pyramid import PyramidSpec, build_pyramid, scaled_sizes
-from .resize import resize
+from .checkpoint import TRAINING_STATE_PREFIX, CheckpointError, save_checkpoint
+from .config import config_from_dict, config_to_dict, resolve_config
+from .version import __version__
 
-__all__ = ["MultiScaleModel", "NoiseSpec", "NOISE_MODES"]
-
-#: ``"random"``: fresh Gaussian noise; ``"reconstruction"``: the fixed reconstruction
-#: noise {z*, 0, ..., 0} (SinGAN eq. 5); ``"zero"``: no noise at all.
-NOISE_MODES = ("random", "reconstruction", "zero")
-
-#: Per call: one mode for every scale, or one entry per scale from the start scale
-#: on (a mode string or an explicit noise tensor from :meth:`MultiScaleModel.noise_like`).
-NoiseSpec = str | Sequence[str | torch.Tensor]
+__all__ = ["InputSpec", "OptionSpec", "SingleImageModel"]
 
 
-class MultiScaleModel(ABC):
-    """A trained pyramid of generators; scale index 0 is the coarsest.
+@dataclass(frozen=True)
+class InputSpec:
+    """One named training input of a method (e.g. ``image``, ``primitive``).
+
+    The first input of a method is the positional ``IMAGE`` argument of
+    ``sinkit train``; every other one becomes an option ``--<name>`` there.
 
     Attributes:
-        config: the method's frozen config dataclass.
-        spec: pyramid sizes (:class:`~sinkit.core.pyramid.PyramidSpec`).
-        real: the training image at the finest scale, ``(1, 3, H, W)`` in ``[-1, 1]``.
-        info: JSON-ready training record (wall time per scale, sinkit version...).
+        name: key in the mapping given to :meth:`SingleImageModel.fit`.
+        help: one line for ``--help``.
+        required: training fails with a clear message when it is missing.
+        kind: ``"image"`` (RGB, loaded with :func:`~sinkit.core.io.load_image`) or
+            ``"mask"`` (one channel, :func:`~sinkit.core.io.load_mask`).
     """
 
-    #: registry name, e.g. ``"singan"``
-    method: ClassVar[str]
-    #: False for methods whose output does not depend on noise (SinIR): "samples" are all
-    #: the same image, so the CLI writes a reconstruction instead.
-    stochastic: ClassVar[bool] = True
+    name: str
+    help: str = ""
+    required: bool = True
+    kind: str = "image"
 
-    def __init__(self, config: Any, spec: PyramidSpec, real: torch.Tensor, info: dict | None = None):
+    @property
+    def buffer(self) -> str:
+        """Name of the buffer holding the input in the model: ``real`` for the image
+        (the field's term, and the key of sinkit 0.1.0 checkpoints), the input's name otherwise."""
+        return "real" if self.name == "image" else self.name
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """A method-specific ``sinkit train`` option that sets one config field.
+
+    Attributes:
+        flag: the option, e.g. ``"--noise-padding"`` (a boolean field gets ``--x/--no-x``).
+        field: the config field it sets.
+        help: one line for ``--help`` (the preset's default is appended).
+        type: ``int``, ``float``, ``str`` or ``bool``; ``choices`` restricts a ``str``.
+    """
+
+    flag: str
+    field: str
+    help: str = ""
+    type: type = str
+    choices: tuple[str, ...] | None = None
+
+
+class _TrainingEntry:
+    """``Model.train(...)`` on the CLASS trains a new model (:meth:`SingleImageModel.fit`);
+    ``model.train(mode)`` on an INSTANCE is ``torch.nn.Module.train`` (training/eval mode).
+
+    Both spellings are long-standing: ``sinkit.SinGAN.train("photo.jpg", "fast")`` is the
+    library's documented entry point, and torch calls ``module.train(False)`` from ``eval()``.
+    """
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return owner.fit
+        return functools.partial(nn.Module.train, instance)
+
+
+
+class SingleImageModel(nn.Module):
+    """A model trained on one image (or one image plus other named inputs).
+
+    Subclasses set the class attributes below, implement :meth:`_fit` (training)
+    and, when their skeleton depends on training (number of scales...),
+    :meth:`structure` / :meth:`from_structure`.
+
+    Attributes:
+        config: the method's frozen config dataclass (stored verbatim in the checkpoint).
+        info: JSON-ready training record (wall times, losses, iteration counts...).
+    """
+
+    #: registry name, set by :func:`~sinkit.core.registry.register_method`
+    method: ClassVar[str] = ""
+    #: the method's frozen config dataclass
+    config_class: ClassVar[type]
+    #: preset name -> config (``paper`` is the official defaults)
+    presets: ClassVar[Mapping[str, Any]] = {}
+    #: named training inputs; the first is ``sinkit train``'s positional IMAGE
+    inputs: ClassVar[tuple[InputSpec, ...]] = (InputSpec("image", "the training image"),)
+    #: method-specific ``sinkit train`` options
+    options: ClassVar[tuple[OptionSpec, ...]] = ()
+    #: one line: what this model does and which command to use (shown when a command does not apply)
+    usage: ClassVar[str] = ""
+    #: True when training only stores the inputs (the image is the model: GPNN-style methods)
+    training_free: ClassVar[bool] = False
+
+    train = _TrainingEntry()
+
+    def __init__(self, config: Any, inputs: Mapping[str, torch.Tensor], info: dict | None = None):
+        super().__init__()
         self.config = config
-        self.spec = spec
-        self.real = real
         self.info: dict = dict(info or {})
-        self._pyramid: list[torch.Tensor] | None = None
+        for spec in self.inputs:
+            if spec.name in inputs:
+                self.register_buffer(spec.buffer, inputs[spec.name])
+            elif spec.required:
+                raise ValueError(f"{self.method or type(self).__name__} needs the training input {spec.name!r}")
 
-    # ----------------------------------------------------------------- properties
+    # ------------------------------------------------------------------ inputs and state
     @property
     def device(self) -> torch.device:
-        return self.real.device
+        """Where the model's tensors are."""
+        for t in self.buffers():
+            return t.device
+        for t in self.parameters():
+            return t.device
+        return torch.device("cpu")
 
     @property
-    def sizes(self) -> tuple[tuple[int, int], ...]:
-        """``(height, width)`` of every scale, coarsest first."""
-        return self.spec.sizes
+    def training_inputs(self) -> dict[str, torch.Tensor]:
+        """The named inputs the model was trained on, e.g. ``{"image": (1, 3, H, W)}``."""
+        return {s.name: getattr(self, s.buffer) for s in self.inputs if hasattr(self, s.buffer)}
+
+    def training_image(self) -> torch.Tensor:
+        """The training image as the model learned it, ``(1, 3, H, W)`` in ``[-1, 1]``."""
+        return self.training_inputs["image"]
 
     @property
-    def num_scales(self) -> int:
-        """Number of trained scales (equals ``len(self.sizes)`` once training finished)."""
-        return self.spec.num_scales
+    def complete(self) -> bool:
+        """False while training is unfinished (a run interrupted before its end)."""
+        return bool(self.info.get("complete", True))
 
     @property
-    def pyramid(self) -> list[torch.Tensor]:
-        """The training image at every scale, coarsest first (built once, cached)."""
-        if self._pyramid is None or self._pyramid[0].device != self.device:
-            self._pyramid = build_pyramid(self.real, self.spec)
-        return self._pyramid
+    def train_seconds(self) -> float:
+        """Total training wall time recorded so far, s (0 when not recorded)."""
+        secs = self.info.get("train_seconds", 0.0)
+        return float(sum(secs)) if isinstance(secs, list) else float(secs)
 
-    def valid_injection_scales(self) -> range:
-        """Scales at which an image can be injected; SinGAN's coarsest takes only noise."""
-        return range(1, self.num_scales)
+    def reconstruction(self) -> torch.Tensor | None:
+        """The model's reconstruction of its training image (``(1, 3, H, W)`` in ``[-1, 1]``), or None
+        for methods without one.  The benchmark scores it against :meth:`training_image`."""
+        return None
 
-    def injection_input(
-        self, image: torch.Tensor, index: int, sizes: Sequence[tuple[int, int]] | None = None
-    ) -> torch.Tensor:
-        """The ``x_up`` to feed scale ``index`` when injecting ``image`` (any size).
+    # ------------------------------------------------------------------ persistence
+    def structure(self) -> dict:
+        """JSON-ready description of the skeleton (besides the config) that :meth:`from_structure`
+        needs to rebuild the modules before loading the weights.  Default: nothing."""
+        return {}
 
-        Default: ``image`` resized to the scale's size.  SinGAN overrides this with
-        the official down-to-the-coarser-scale-then-up construction.
+    @classmethod
+    def from_structure(cls, config: Any, inputs: dict[str, torch.Tensor], structure: dict, info: dict | None) -> "SingleImageModel":
+        """An untrained skeleton of the shape :meth:`structure` describes (weights loaded after).
 
-        Args:
-            image: ``(B, 3, H, W)`` in ``[-1, 1]``.
-            index: injection scale (must be in :meth:`valid_injection_scales`).
-            sizes: per-scale sizes for another output shape (default :attr:`sizes`;
-                see :func:`~sinkit.core.pyramid.scaled_sizes`).
-
-        Raises:
-            ValueError: ``index`` outside :meth:`valid_injection_scales`.
+        ``structure`` is the checkpoint's whole metadata dict, so methods read their own keys.
         """
-        self._check_injection_scale(index)
-        sizes = self.sizes if sizes is None else sizes
-        return resize(image, sizes[index])
-
-    def _check_injection_scale(self, index: int) -> None:
-        valid = self.valid_injection_scales()
-        if index not in valid:
-            raise ValueError(
-                f"injection scale {index} is outside the valid range {valid.start}..{valid.stop - 1} "
-                f"(0 = coarsest = paper's N)"
-            )
-
-    # ----------------------------------------------------------------- one scale
-    @abstractmethod
-    def forward_scale(
-        self,
-        index: int,
-        x_up: torch.Tensor,
-        *,
-        noise: str | torch.Tensor = "random",
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Apply generator ``index`` to the upsampled previous image ``x_up``.
-
-        Args:
-            index: scale index (0 = coarsest).
-            x_up: ``(B, 3, h, w)`` in ``[-1, 1]``; zeros at the coarsest scale.
-            noise: a mode from :data:`NOISE_MODES` or an explicit noise tensor.
-            generator: random source for ``"random"`` noise.
-
-        Returns:
-            ``(B, 3, h, w)`` in ``[-1, 1]``.
-        """
-
-    def noise_like(self, index: int, batch: int, size: tuple[int, int], generator: torch.Generator | None = None) -> torch.Tensor:
-        """Fresh standard-normal noise of the shape :meth:`forward_scale` expects at ``index``.
-
-        Methods without noise (SinIR) return an empty tensor.
-        """
-        return torch.empty(0)
-
-    def reconstruction_noise(self, index: int) -> torch.Tensor:
-        """The fixed noise of the reconstruction path at scale ``index`` (SinGAN eq. 5: z* at the
-        coarsest scale, zeros elsewhere), shaped like :meth:`noise_like` at the training size.
-
-        Default: zeros (methods without noise return an empty tensor).  Animation's
-        random walk (SinGAN sec. 4) is anchored on it.
-        """
-        return torch.zeros_like(self.noise_like(index, 1, self.sizes[index]))
-
-    # ----------------------------------------------------------------- the loop
-    def run_scales(
-        self,
-        x_up: torch.Tensor,
-        start: int,
-        *,
-        stop: int | None = None,
-        sizes: Sequence[tuple[int, int]] | None = None,
-        noise: NoiseSpec = "random",
-        generator: torch.Generator | None = None,
-        return_all: bool = False,
-    ) -> torch.Tensor | list[torch.Tensor]:
-        """Run generators ``start .. stop - 1`` from the image ``x_up`` given at scale ``start``.
-
-        This is the injection mechanism of SinGAN sec. 4 and SinIR sec. 3.3:
-        ``x_up`` is resized to scale ``start``'s size if needed, then every
-        finer generator refines the upsampled output of the previous one.
-
-        Args:
-            x_up: ``(B, 3, h, w)`` in ``[-1, 1]``: the previous-scale image
-                upsampled to ``start`` (zeros for SinGAN's coarsest scale).
-            start: first scale to run (0 = coarsest).
-            stop: one past the last scale (default: all trained scales).
-            sizes: per-scale sizes (default :attr:`sizes`); pass
-                :func:`~sinkit.core.pyramid.scaled_sizes` for other shapes.
-            noise: one mode for all scales, or a sequence with one entry per
-                scale run (mode string or explicit tensor).
-            generator: random source (determinism with a seed).
-            return_all: return every scale's output, not only the last.
-
-        Returns:
-            ``(B, 3, H, W)`` output at scale ``stop - 1`` (or the list of outputs),
-            clipped to ``[-1, 1]`` (a generator's residual can overshoot).
-
-        Raises:
-            ValueError: ``start``/``stop`` outside the trained scales, or a noise
-                sequence of the wrong length.
-        """
-        stop = self.num_scales if stop is None else stop
-        if not 0 <= start < stop <= self.num_scales:
-            raise ValueError(f"need 0 <= start < stop <= {self.num_scales}, got start={start}, stop={stop}")
-        sizes = list(sizes if sizes is not None else self.sizes)
-        per_scale = [noise] * (stop - start) if isinstance(noise, str) else list(noise)
-        if len(per_scale) != stop - start:
-            raise ValueError(f"need {stop - start} noise entries (scales {start}..{stop - 1}), got {len(per_scale)}")
-        x = resize(x_up, sizes[start])
-        outputs = []
-        for k, index in enumerate(range(start, stop)):
-            x = self.forward_scale(index, x, noise=per_scale[k], generator=generator)
-            outputs.append(x.clamp(-1.0, 1.0))
-            if index + 1 < stop:
-                x = resize(x, sizes[index + 1])
-        return outputs if return_all else outputs[-1]
-
-    @torch.no_grad()
-    def reconstruct(self, stop: int | None = None) -> list[torch.Tensor]:
-        """Reconstruction of the training image at every scale ``< stop``, coarsest first."""
-        stop = self.num_scales if stop is None else stop
-        x0 = torch.zeros(1, 3, *self.sizes[0], device=self.device)
-        return self.run_scales(x0, 0, stop=stop, noise="reconstruction", return_all=True)
-
-    @torch.no_grad()
-    def sample(
-        self,
-        num: int = 1,
-        *,
-        start_scale: int = 0,
-        scale_h: float = 1.0,
-        scale_v: float = 1.0,
-        generator: torch.Generator | int | None = None,
-        batch_size: int = 16,
-    ) -> torch.Tensor:
-        """Draw random samples (SinGAN sec. 3, "Effect of scales at test time").
-
-        Scales coarser than ``start_scale`` follow the reconstruction path
-        (fixed noise ``z_rec``) at the training size; from ``start_scale`` on,
-        fresh noise is drawn.  For other shapes every level is scaled by
-        ``scale_v`` (height) and ``scale_h`` (width); when ``start_scale > 0``
-        the reconstruction is resized to the new shape where random generation
-        begins.
-
-        Args:
-            num: number of samples.
-            start_scale: first scale with random noise (0 = coarsest = paper's N).
-            scale_h, scale_v: width / height factors (official defaults 1.5 and 1
-                for "arbitrary size" samples; 1 = training shape).
-            generator: ``torch.Generator`` or integer seed; the same seed gives
-                the same images on every device.
-            batch_size: samples generated per forward pass.
-
-        Returns:
-            ``(num, 3, H', W')`` in ``[-1, 1]``.
-
-        Raises:
-            ValueError: ``start_scale`` outside ``0 .. num_scales - 1`` or bad factors.
-        """
-        if not 0 <= start_scale < self.num_scales:
-            raise ValueError(f"start_scale must be in 0..{self.num_scales - 1}, got {start_scale}")
-        if isinstance(generator, int):
-            generator = torch.Generator().manual_seed(generator)
-        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
-        if start_scale > 0:
-            x_up = resize(self.reconstruct(stop=start_scale)[-1], sizes[start_scale])
-        else:
-            x_up = torch.zeros(1, 3, *sizes[0], device=self.device)
-        out = []
-        for first in range(0, num, batch_size):
-            b = min(batch_size, num - first)
-            out.append(
-                self.run_scales(x_up.expand(b, -1, -1, -1), start_scale, sizes=sizes, noise="random", generator=generator)
-            )
-        return torch.cat(out)
-
-    # ----------------------------------------------------------------- persistence
-    @abstractmethod
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        """All tensors needed to rebuild the model (weights, fixed noise, training image)."""
+        return cls(config, inputs, info=info)
 
     def metadata(self) -> dict:
-        """JSON-ready description stored next to the tensors."""
-        from .. import __version__
-
+        """Everything stored as JSON next to the tensors."""
+        reserved = {"method", "sinkit_version", "config", "info", "inputs", "format_version", "training_state"}
+        structure = self.structure()
+        clash = reserved & set(structure)
+        if clash:
+            raise ValueError(f"{type(self).__name__}.structure() uses reserved keys {sorted(clash)}")
         return {
             "method": self.method,
             "sinkit_version": __version__,
             "config": config_to_dict(self.config),
-            "pyramid": self.spec.to_dict(),
-            "image_size": list(self.real.shape[-2:]),
+            "inputs": {name: list(t.shape) for name, t in self.training_inputs.items()},
             "info": self.info,
+            **structure,
         }
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the model to ``directory`` (``config.json`` + ``model.safetensors``), atomically."""
-        return save_checkpoint(directory, self.state_tensors(), self.metadata())
+    def save(self, directory: str | Path, *, training_state: tuple[dict[str, torch.Tensor], Any] | None = None) -> Path:
+        """Write the model to ``directory``: ``config.json`` + ``model.safetensors``, atomically.
+
+        Args:
+            directory: created if needed.
+            training_state: ``(tensors, skeleton)`` from :func:`~sinkit.core.state.flatten_state`
+                to store with the model (optimizers, RNG...) so an unfinished run can resume;
+                the tensors' keys must start with ``trainer.``.
+
+        Returns:
+            ``directory``.
+        """
+        tensors = dict(self.state_dict())
+        meta = self.metadata()
+        if training_state is not None:
+            extra, skeleton = training_state
+            bad = [k for k in extra if not k.startswith(TRAINING_STATE_PREFIX)]
+            if bad:
+                raise ValueError(f"training-state tensors must be named {TRAINING_STATE_PREFIX}*, got {bad[:3]}")
+            tensors.update(extra)
+            meta["training_state"] = skeleton
+        return save_checkpoint(directory, tensors, meta)
 
     @classmethod
-    @abstractmethod
-    def from_state(cls, tensors: dict[str, torch.Tensor], meta: dict) -> "MultiScaleModel":
-        """Rebuild from :meth:`state_tensors` and :meth:`metadata` output.
+    def from_checkpoint(cls, tensors: dict[str, torch.Tensor], meta: dict) -> "SingleImageModel":
+        """Rebuild a model from :func:`~sinkit.core.checkpoint.load_checkpoint` output.
 
         Raises:
-            CheckpointError: missing or mis-shaped tensors.
+            CheckpointError: the config is not this method's, a training input is
+                missing, or the tensors do not match the structure (missing,
+                unexpected or mis-shaped, each named).
         """
+        try:
+            config = config_from_dict(cls.config_class, meta["config"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{cls.method} checkpoint has an unreadable config: {err}") from err
+        inputs = {}
+        for spec in cls.inputs:
+            if spec.buffer in tensors:
+                inputs[spec.name] = tensors[spec.buffer]
+            elif spec.required:
+                raise CheckpointError(f"{cls.method} checkpoint lacks its training input {spec.name!r} (tensor {spec.buffer!r})")
+        try:
+            model = cls.from_structure(config, inputs, meta, meta.get("info"))
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{cls.method} checkpoint metadata is incomplete or inconsistent: {err!r}") from err
+        weights = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_STATE_PREFIX)}
+        missing, unexpected, shapes = _compare_state(model.state_dict(), weights)
+        if missing or unexpected or shapes:
+            parts = []
+            for label, keys in (("missing tensors", missing), ("unexpected tensors", unexpected), ("mis-shaped tensors", shapes)):
+                if keys:
+                    parts.append(f"{label} {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''} ({len(keys)})")
+            raise CheckpointError(f"{cls.method} checkpoint: its tensors do not match its metadata: " + "; ".join(parts))
+        model.load_state_dict(weights, strict=True)
+        return model.eval()
 
-    def to(self, device: str | torch.device) -> "MultiScaleModel":
-        """Move every tensor of the model to ``device`` (in place; returns self)."""
-        raise NotImplementedError
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def fit(
+        cls,
+        inputs: Any,
+        config: Any = None,
+        **kwargs,
+    ) -> "SingleImageModel":
+        """Train a model (also spelled ``Model.train(...)``).
 
+        Args:
+            inputs: the training image (path or ``(1, 3, H, W)`` tensor in ``[-1, 1]``), or a
+                mapping of named inputs (:attr:`inputs`), e.g. ``{"image": ..., "primitive": ...}``.
+            config: a config of :attr:`config_class`, a preset name or None (the paper defaults).
+            kwargs: the method trainer's options (``out_dir``, ``resume``, ``device``,
+                ``progress``...; see the method's ``_fit``).
+
+        Raises:
+            ValueError: unknown preset, missing or unknown inputs, bad values.
+        """
+        return cls._fit(cls.load_inputs(inputs), resolve_config(cls, config), **kwargs)
+
+    @classmethod
+    def _fit(cls, inputs: dict[str, torch.Tensor], config: Any, **kwargs) -> "SingleImageModel":
+        raise NotImplementedError(f"{cls.__name__} does not implement training")
+
+    @classmethod
+    def load_inputs(cls, inputs: Any) -> dict[str, torch.Tensor]:
+        """Normalise ``inputs`` (one image, or a mapping name -> path / tensor) to named tensors.
+
+        Raises:
+            ValueError: an input the method does not take, or a required one missing.
+            FileNotFoundError / ImageReadError: unreadable files.
+        """
+        from .io import load_image, load_mask
+
+        if not isinstance(inputs, Mapping):
+            inputs = {cls.inputs[0].name: inputs}
+        known = {s.name: s for s in cls.inputs}
+        unknown = sorted(set(inputs) - set(known))
+        if unknown:
+            raise ValueError(f"{cls.method or cls.__name__} takes the inputs {', '.join(known)}, not {', '.join(unknown)}")
+        out = {}
+        for name, value in inputs.items():
+            if value is None:
+                continue
+            if torch.is_tensor(value):
+                out[name] = value
+            else:
+                out[name] = (load_mask if known[name].kind == "mask" else load_image)(value)
+        for spec in cls.inputs:
+            if spec.required and spec.name not in out:
+                flag = "IMAGE" if spec is cls.inputs[0] else f"--{spec.name.replace('_', '-')}"
+                raise ValueError(f"{cls.method or cls.__name__} needs the training input {spec.name!r} ({flag}: {spec.help})")
+        return out
+
+    # ------------------------------------------------------------------ display
     def describe(self) -> str:
         """Human-readable summary (what ``sinkit info`` prints)."""
-        lines = [
-            f"method        {self.method}",
-            f"image size    {self.real.shape[-2]}x{self.real.shape[-1]} (HxW, px)",
-            f"scales        {self.num_scales} (index 0 = coarsest), factor {self.spec.scale_factor:.4f}",
-        ]
-        if "train_seconds" in self.info:
-            lines.append(f"training time {sum(self.info['train_seconds']):.1f} s")
+        lines = [f"method        {self.method}"]
+        for name, t in self.training_inputs.items():
+            lines.append(f"{name:<13} {t.shape[-2]}x{t.shape[-1]} (HxW, px)")
+        if not self.complete:
+            lines.append("status        INCOMPLETE: training was interrupted (resume with sinkit train ... --resume)")
+        if self.train_seconds:
+            lines.append(f"training time {self.train_seconds:.1f} s")
         return "\n".join(lines)
 
 
-def timer() -> float:
-    return time.perf_counter()
+def _compare_state(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]):
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    shapes = sorted(
+        f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in set(expected) & set(given)
+        if tuple(expected[k].shape) != tuple(given[k].shape)
+    )
+    return missing, unexpected, shapes
+

@@ -4,7 +4,7 @@ Every metric is a function on ``(B, 3, H, W)`` tensors in ``[-1, 1]``:
 
 * SIFID (:func:`sifid`, FID Inception-v3 in plain torch, both SinGAN layers)
   and LPIPS (:func:`lpips`, :func:`lpips_diversity`, AlexNet) need pretrained
-  weights (:mod:`sinkit.metrics.weights` says where to put them);
+  weights (:mod:`sinkit.core.weights` says where to put them);
 * pixel diversity, patch sliced Wasserstein and nearest-neighbour patch
   distance need nothing and run everywhere;
 * PSNR, RMSE (0-255), SSIM, MS-SSIM for reconstruction and super-resolution.
@@ -16,7 +16,7 @@ from .frechet import feature_statistics, frechet_distance, frechet_distance_feat
 from .inception import SIFID_LAYERS, FIDInceptionV3, load_inception, sifid, sifid_per_sample
 from .lpips import LPIPS, lpips, lpips_diversity, load_lpips
 from .patches import nn_patch_distance, patch_swd, pixel_diversity, sliced_wasserstein
-from .weights import WEIGHTS, WeightsUnavailable, find_weights, load_weights
+from ..core.weights import WEIGHTS, WeightsUnavailable, find_weights, load_weights
 
 __all__ = [
     "FIDELITY_METRICS",

@@ -11,7 +11,7 @@ import torch
 
 from .fidelity import ms_ssim, psnr, rmse, ssim
 from .patches import nn_patch_distance, patch_swd, pixel_diversity
-from .weights import WeightsUnavailable, find_weights
+from ..core.weights import WeightsUnavailable, find_weights
 
 __all__ = ["SAMPLE_METRICS", "FIDELITY_METRICS", "deep_metric_status", "evaluate_samples", "evaluate_fidelity"]
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ._checks import check_images
 from .frechet import feature_statistics, frechet_distance
-from .weights import load_weights
+from ..core.weights import load_weights
 
 __all__ = ["SIFID_LAYERS", "FEATURE_LAYERS", "FIDInceptionV3", "load_inception", "sifid", "sifid_per_sample"]
 
@@ -281,7 +281,7 @@ def load_inception(
             standard) or ``"torchvision"`` (``inception_v3_google-0cc3c7bd.pth``,
             what the official SinGAN SIFID script loads through torchvision).
         path: explicit weight file (else env var / torch hub cache / download;
-            see :mod:`sinkit.metrics.weights`).
+            see :mod:`sinkit.core.weights`).
 
     Raises:
         WeightsUnavailable: the file is missing and cannot be downloaded (the

@@ -6,7 +6,7 @@ the learned non-negative 1x1 weights ("lin" layers, LPIPS v0.1).
 
 Weights: torchvision's ImageNet AlexNet (``alexnet-owt-7be5be79.pth``; only the
 ``features.*`` tensors are used) and LPIPS's ``alex.pth``; found as described in
-:mod:`sinkit.metrics.weights`.  Module names match both files.
+:mod:`sinkit.core.weights`.  Module names match both files.
 
 PetsGAN and ExSinGAN measure single-image diversity as the mean LPIPS between
 generated samples (:func:`lpips_diversity`); DeepSIM as LPIPS to ground truth.
@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from ._checks import check_images, check_same_shape
-from .weights import load_weights
+from ..core.weights import load_weights
 
 __all__ = ["AlexNetFeatures", "LPIPS", "ALEXNET_LAYERS", "load_lpips", "lpips", "lpips_diversity"]
 
@@ -77,7 +77,7 @@ class LPIPS(nn.Module):
     """LPIPS distance network (AlexNet, v0.1).  Call with two ``(B, 3, H, W)`` images in ``[-1, 1]``.
 
     Example:
-        >>> net = LPIPS().eval()          # random weights; use load_lpips() for real ones
+        >>> net = LPIPS().eval().requires_grad_(False)   # random weights; use load_lpips() for real ones
         >>> net(torch.zeros(2, 3, 64, 64), torch.zeros(2, 3, 64, 64))
         tensor([0., 0.])
     """

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
+from typing import ClassVar
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.checkpoint import CheckpointError, sub_state
-from ..core.config import config_from_dict
-from ..core.io import load_image
-from ..core.model import MultiScaleModel
-from ..core.pyramid import PyramidSpec, sr_steps_for
+from ..core.model import InputSpec, OptionSpec
+from ..core.pyramid import PyramidSpec, scaled_sizes, sr_steps_for
+from ..core.pyramid_model import NoiseInputs, PyramidModel
 from ..core.registry import register_method
 from ..core.resize import resize
 from .config import PRESETS, SinGANConfig
 from .networks import Discriminator, Generator
 
-__all__ = ["Scale", "SinGAN"]
+__all__ = ["Scale", "SinGAN", "NOISE_MODES", "EDIT_DILATION", "HARMONIZE_DILATION"]
+
+#: ``"random"``: fresh Gaussian noise; ``"reconstruction"``: the fixed reconstruction
+#: noise {z*, 0, ..., 0} (SinGAN eq. 5); ``"zero"``: no noise at all.
+NOISE_MODES = ("random", "reconstruction", "zero")
+
+#: official mask dilation disk radii, px at the finest scale (``functions.dilate_mask``)
+EDIT_DILATION = 20
+HARMONIZE_DILATION = 7
 
 
-@dataclass
-class Scale:
+class Scale(nn.Module):
     """Everything that belongs to one pyramid level.
 
     Attributes:
@@ -31,15 +37,18 @@ class Scale:
         discriminator: D_n (kept for resuming: the next scale starts from it).
         noise_amp: sigma_n, standard deviation of the noise at this scale.
         size: ``(height, width)`` of the training image at this scale, px.
-        z_rec: fixed reconstruction noise: z* ``(1, 1, h, w)`` at the coarsest
-            scale, ``None`` (zeros) elsewhere (paper eq. 5).
+        z_rec: fixed reconstruction noise (a buffer): z* ``(1, 1, h, w)`` at the coarsest
+            scale (``(1, 1, h + 2p, w + 2p)`` with noise padding), ``None`` (zeros) elsewhere
+            (paper eq. 5).
     """
 
-    generator: Generator
-    discriminator: Discriminator
-    noise_amp: float
-    size: tuple[int, int]
-    z_rec: torch.Tensor | None = None
+    def __init__(self, generator: Generator, discriminator: Discriminator, noise_amp: float, size: tuple[int, int], z_rec: torch.Tensor | None = None):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.noise_amp = float(noise_amp)
+        self.size = tuple(size)
+        self.register_buffer("z_rec", z_rec)
 
     @property
     def channels(self) -> int:
@@ -71,24 +80,33 @@ class Scale:
 
 
 @register_method("singan")
-class SinGAN(MultiScaleModel):
+class SinGAN(PyramidModel, NoiseInputs):
     """SinGAN (Shaham, Dekel, Michaeli, ICCV 2019): a pyramid of patch GANs learned from one image.
 
-    Train with :meth:`train`, draw samples with :meth:`sample`, save with
+    Train with :meth:`train` (= :meth:`fit`), draw samples with :meth:`sample`, save with
     :meth:`save`, load with :func:`sinkit.load`.  Scale index 0 is the
     coarsest (paper's ``N``).
 
     Example:
-        >>> model = sinkit.SinGAN.train("photo.jpg", sinkit.SinGAN.presets["fast"])  # doctest: +SKIP
+        >>> model = sinkit.SinGAN.train("photo.jpg", "fast", out_dir="runs/photo")  # doctest: +SKIP
         >>> samples = model.sample(4, generator=0)                                   # doctest: +SKIP
     """
 
     config_class = SinGANConfig
     presets = PRESETS
+    inputs = (InputSpec("image", "the training image (resized so its long side is max_size)"),)
+    options = (
+        OptionSpec("--min-size", "min_size", "Short side of the coarsest scale, px.", int),
+        OptionSpec("--scale-factor", "scale_factor", "Nominal ratio between scales, < 1.", float),
+        OptionSpec("--alpha", "alpha", "Reconstruction loss weight (paper eq. 4).", float),
+        OptionSpec("--noise-padding", "noise_padding", "Draw noise at padded size (official animation models).", bool),
+    )
+    usage = "SinGAN models sample, inject images (paint, edit, harmonize, transfer), upscale and animate."
+    mask_dilation: ClassVar[dict[str, int]] = {"edit": EDIT_DILATION, "harmonize": HARMONIZE_DILATION}
 
-    def __init__(self, config: SinGANConfig, spec: PyramidSpec, real: torch.Tensor, scales: list[Scale] | None = None, info: dict | None = None):
-        super().__init__(config, spec, real, info)
-        self.scales: list[Scale] = list(scales or [])
+    def __init__(self, config: SinGANConfig, inputs, spec: PyramidSpec, scales: list[Scale] | None = None, info: dict | None = None):
+        super().__init__(config, inputs, spec, info)
+        self.scales = nn.ModuleList(scales or [])
 
     @property
     def num_scales(self) -> int:
@@ -103,7 +121,7 @@ class SinGAN(MultiScaleModel):
         """Official construction (``paint2image.py``, ``editing.py``, ``harmonization.py``): downsample the
         image to scale ``index - 1`` and upsample it to scale ``index``, so G_index sees the same blur
         as an upsampled coarser output.  ``sizes``: per-scale sizes for another shape (default the training's)."""
-        self._check_injection_scale(index)
+        self.check_injection_scale(index)
         sizes = self.sizes if sizes is None else sizes
         return resize(resize(image, sizes[index - 1]), sizes[index])
 
@@ -114,28 +132,11 @@ class SinGAN(MultiScaleModel):
 
     # ------------------------------------------------------------------ training
     @classmethod
-    def train(
-        cls,
-        image: str | Path | torch.Tensor,
-        config: SinGANConfig | str | None = None,
-        **kwargs,
-    ) -> "SinGAN":
-        """Train on one image.  See :func:`sinkit.singan.trainer.train` for every argument.
-
-        Args:
-            image: path or ``(1, 3, H, W)`` tensor in ``[-1, 1]``.
-            config: a :class:`SinGANConfig`, a preset name (``"paper"``, ``"fast"``)
-                or None for the paper defaults.
-        """
+    def _fit(cls, inputs, config: SinGANConfig, **kwargs) -> "SinGAN":
+        """See :func:`sinkit.singan.trainer.train` for the keyword arguments."""
         from .trainer import train
 
-        if isinstance(config, str):
-            if config not in PRESETS:
-                raise ValueError(f"unknown preset {config!r}; available: {', '.join(PRESETS)}")
-            config = PRESETS[config]
-        if not torch.is_tensor(image):
-            image = load_image(image)
-        return train(image, config or SinGANConfig(), **kwargs)
+        return train(inputs["image"], config, **kwargs)
 
     @classmethod
     def sr_config(cls, base_config: SinGANConfig | str, factor: float) -> SinGANConfig:
@@ -149,12 +150,10 @@ class SinGAN(MultiScaleModel):
         Raises:
             ValueError: factor <= 1 or unknown preset.
         """
-        if isinstance(base_config, str):
-            if base_config not in PRESETS:
-                raise ValueError(f"unknown preset {base_config!r}; available: {', '.join(PRESETS)}")
-            base_config = PRESETS[base_config]
+        from ..core.config import resolve_config
+
         _, r = sr_steps_for(factor)
-        return replace(base_config, alpha=100.0, min_size=18, scale_factor=1 / r, sr_factor=float(factor))
+        return replace(resolve_config(cls, base_config), alpha=100.0, min_size=18, scale_factor=1 / r, sr_factor=float(factor))
 
     # ------------------------------------------------------------------ one scale
     def _autocast(self):
@@ -171,6 +170,7 @@ class SinGAN(MultiScaleModel):
         return z.to(self.device)
 
     def forward_scale(self, index, x_up, *, noise="random", generator=None):
+        """``G_index(z, x_up)``; ``noise`` is a mode of :data:`NOISE_MODES` or an explicit tensor."""
         scale = self.scales[index]
         b, _, h, w = x_up.shape
         if torch.is_tensor(noise):
@@ -186,63 +186,102 @@ class SinGAN(MultiScaleModel):
                     f"reconstruction noise exists only at the training size {tuple(z.shape[-2:])}, got {h}x{w}"
                 )
         else:
-            raise ValueError(f"noise must be a tensor or one of random/reconstruction/zero, got {noise!r}")
+            raise ValueError(f"noise must be a tensor or one of {'/'.join(NOISE_MODES)}, got {noise!r}")
         with self._autocast():
             out = scale.generate(x_up, z, noise_padding=self.config.noise_padding)
         return out.float()
 
-    # ------------------------------------------------------------------ persistence
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        tensors = {"real": self.real}
-        for i, scale in enumerate(self.scales):
-            for part in ("generator", "discriminator"):
-                for key, value in getattr(scale, part).state_dict().items():
-                    tensors[f"scales.{i}.{part}.{key}"] = value
-            if scale.z_rec is not None:
-                tensors[f"scales.{i}.z_rec"] = scale.z_rec
-        return tensors
+    @torch.no_grad()
+    def reconstruct(self, stop: int | None = None) -> list[torch.Tensor]:
+        """Reconstruction of the training image at every scale ``< stop``, coarsest first:
+        the fixed noise {z*, 0, ..., 0} from a zero image (paper eq. 5)."""
+        stop = self.num_scales if stop is None else stop
+        x0 = torch.zeros(1, 3, *self.sizes[0], device=self.device)
+        return self.run_scales(x0, 0, stop=stop, noise="reconstruction", return_all=True)
 
-    def metadata(self) -> dict:
-        meta = super().metadata()
-        meta["scales"] = [
-            {"size": list(s.size), "noise_amp": s.noise_amp, "channels": s.channels} for s in self.scales
-        ]
-        return meta
+    @torch.no_grad()
+    def sample(
+        self,
+        num: int = 1,
+        *,
+        size: tuple[int, int] | None = None,
+        start_scale: int = 0,
+        scale_h: float = 1.0,
+        scale_v: float = 1.0,
+        generator: torch.Generator | int | None = None,
+        batch_size: int = 16,
+    ) -> torch.Tensor:
+        """Draw random samples (SinGAN sec. 3, "Effect of scales at test time").
+
+        Scales coarser than ``start_scale`` follow the reconstruction path
+        (fixed noise ``z_rec``) at the training size; from ``start_scale`` on,
+        fresh noise is drawn.  For other shapes every level is scaled by
+        ``scale_v`` (height) and ``scale_h`` (width); when ``start_scale > 0``
+        the reconstruction is resized to the new shape where random generation
+        begins.
+
+        Args:
+            num: number of samples.
+            size: output ``(height, width)``, px; sets ``scale_v`` / ``scale_h``
+                from the finest trained size.
+            start_scale: first scale with random noise (0 = coarsest = paper's N).
+            scale_h, scale_v: width / height factors (official defaults 1.5 and 1
+                for "arbitrary size" samples; 1 = training shape).
+            generator: ``torch.Generator`` or integer seed; the same seed gives
+                the same images on every device.
+            batch_size: samples generated per forward pass.
+
+        Returns:
+            ``(num, 3, H', W')`` in ``[-1, 1]``.
+
+        Raises:
+            ValueError: ``start_scale`` outside ``0 .. num_scales - 1`` or bad factors.
+        """
+        if not 0 <= start_scale < self.num_scales:
+            raise ValueError(f"start_scale must be in 0..{self.num_scales - 1}, got {start_scale}")
+        if isinstance(generator, int):
+            generator = torch.Generator().manual_seed(generator)
+        if size is not None:
+            h, w = self.output_size()
+            scale_v, scale_h = size[0] / h, size[1] / w
+        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
+        if start_scale > 0:
+            x_up = resize(self.reconstruct(stop=start_scale)[-1], sizes[start_scale])
+        else:
+            x_up = torch.zeros(1, 3, *sizes[0], device=self.device)
+        out = []
+        for first in range(0, num, batch_size):
+            b = min(batch_size, num - first)
+            out.append(
+                self.run_scales(x_up.expand(b, -1, -1, -1), start_scale, sizes=sizes, noise="random", generator=generator)
+            )
+        return torch.cat(out)
+
+    # ------------------------------------------------------------------ persistence
+    def structure(self) -> dict:
+        return {
+            **super().structure(),
+            "scales": [{"size": list(s.size), "noise_amp": s.noise_amp, "channels": s.channels} for s in self.scales],
+        }
 
     @classmethod
-    def from_state(cls, tensors, meta) -> "SinGAN":
-        try:
-            config = config_from_dict(SinGANConfig, meta["config"])
-            spec = PyramidSpec.from_dict(meta["pyramid"])
-            real = tensors["real"]
-            scales = []
-            for i, s in enumerate(meta["scales"]):
-                g = Generator(s["channels"], config.num_layers, config.kernel_size)
-                d = Discriminator(s["channels"], config.num_layers, config.kernel_size)
-                for part, net in (("generator", g), ("discriminator", d)):
-                    net.load_state_dict(sub_state(tensors, f"scales.{i}.{part}."))
-                g.eval()
-                d.eval()
-                scales.append(Scale(g, d, float(s["noise_amp"]), tuple(s["size"]), tensors.get(f"scales.{i}.z_rec")))
-        except (KeyError, RuntimeError, ValueError, TypeError) as err:
-            raise CheckpointError(f"SinGAN checkpoint does not match its metadata: {err}") from err
-        if len(scales) > spec.num_scales:
-            raise CheckpointError(f"checkpoint has {len(scales)} scales but its pyramid only {spec.num_scales}")
-        return cls(config, spec, real, scales, meta.get("info"))
-
-    def to(self, device) -> "SinGAN":
-        device = torch.device(device)
-        self.real = self.real.to(device)
-        for s in self.scales:
-            s.generator.to(device)
-            s.discriminator.to(device)
-            if s.z_rec is not None:
-                s.z_rec = s.z_rec.to(device)
-        self._pyramid = None
-        return self
+    def from_structure(cls, config, inputs, structure, info) -> "SinGAN":
+        spec = PyramidSpec.from_dict(structure["pyramid"])
+        if len(structure["scales"]) > spec.num_scales:
+            raise ValueError(f"{len(structure['scales'])} scales but a pyramid of only {spec.num_scales}")
+        scales = []
+        for i, s in enumerate(structure["scales"]):
+            g = Generator(s["channels"], config.num_layers, config.kernel_size)
+            d = Discriminator(s["channels"], config.num_layers, config.kernel_size)
+            scale = Scale(g, d, float(s["noise_amp"]), tuple(s["size"]))
+            if i == 0:  # z* lives at the coarsest scale (paper eq. 5)
+                pad = scale.generator_padding if config.noise_padding else 0
+                scale.z_rec = torch.zeros(1, 1, scale.size[0] + 2 * pad, scale.size[1] + 2 * pad)
+            scales.append(scale)
+        return cls(config, inputs, spec, scales, info)
 
     def describe(self) -> str:
-        lines = [super().describe(), f"trained       {self.num_scales} of {self.spec.num_scales} scales", ""]
+        lines = [super().describe(), ""]
         lines.append("index  paper  size (HxW)  channels  noise_amp  train_s")
         secs = self.info.get("train_seconds", [])
         for i, s in enumerate(self.scales):

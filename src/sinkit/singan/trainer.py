@@ -15,7 +15,7 @@ from ..core.io import save_grid, save_image
 from ..core.losses import gradient_penalty
 from ..core.pyramid import singan_pyramid, sr_pyramid
 from ..core.resize import resize
-from ..core.training import resume_run, scale_seed, train_scales
+from ..core.training import scale_seed, start_run, train_scales
 from .config import SinGANConfig
 from .model import Scale, SinGAN
 from .networks import Discriminator, Generator, init_weights
@@ -68,9 +68,10 @@ def train(
         spec = singan_pyramid(image.shape[2], image.shape[3], min_size=config.min_size, max_size=config.max_size, scale_factor=config.scale_factor)
     real = resize(image.to(device), spec.image_size)
 
-    model = resume_run(out_dir, "singan", real, config, device) if (resume and out_dir is not None) else None
-    if model is None:
-        model = SinGAN(config, spec, real, [], {})
+    model, _ = start_run(
+        SinGAN, {"image": real}, config, out_dir=out_dir, resume=resume, device=device,
+        create=lambda: SinGAN(config, {"image": real}, spec, [], {}),
+    )
     return train_scales(
         model,
         lambda index: train_scale(model, index, progress=progress),

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import ClassVar, Sequence
 
 import torch
+import torch.nn as nn
 
-from ..core.checkpoint import CheckpointError, sub_state
-from ..core.config import config_from_dict
-from ..core.io import load_image
-from ..core.model import MultiScaleModel
-from ..core.pyramid import PyramidSpec, build_pyramid_chained, scaled_sizes
+from ..core.model import InputSpec, OptionSpec
+from ..core.pyramid import PyramidSpec, build_pyramid_chained
+from ..core.pyramid_model import PyramidModel
 from ..core.registry import register_method
 from ..core.resize import resize
 from .config import PRESETS, SinIRConfig, sr_config
@@ -22,7 +20,7 @@ __all__ = ["SinIR"]
 
 
 @register_method("sinir")
-class SinIR(MultiScaleModel):
+class SinIR(PyramidModel):
     """SinIR: cascaded reconstruction networks with random pixel shuffling (paper sec. 2).
 
     Network ``index`` (0 = coarsest = paper's ``F_N``) maps the upsampled output
@@ -43,22 +41,27 @@ class SinIR(MultiScaleModel):
 
     config_class = SinIRConfig
     presets = PRESETS
+    inputs = (InputSpec("image", "the training image (resized so its long side is max_size)"),)
+    options = (
+        OptionSpec("--min-size", "min_size", "Short side of the coarsest scale, px.", int),
+        OptionSpec("--scale-factor", "scale_factor", "Nominal ratio between scales, <= 1.", float),
+    )
+    usage = "SinIR models re-synthesise and inject images (paint, edit, harmonize, transfer, upscale); they have no random samples."
     #: mask dilation disk radius (px) of the official SinIR code (``loaders/loader.py``): 7 for
-    #: editing, 20 for harmonization - swapped with respect to SinGAN's 20 / 7.  Task code
-    #: can read it with ``getattr(model, "mask_dilation", ...)``.
+    #: editing, 20 for harmonization - swapped with respect to SinGAN's 20 / 7.
     mask_dilation: ClassVar[dict[str, int]] = {"edit": 7, "harmonize": 20}
     stochastic = False
 
     def __init__(
         self,
         config: SinIRConfig,
+        inputs,
         spec: PyramidSpec,
-        real: torch.Tensor,
         networks: list[SinIRNet] | None = None,
         info: dict | None = None,
     ):
-        super().__init__(config, spec, real, info)
-        self.networks: list[SinIRNet] = list(networks or [])
+        super().__init__(config, inputs, spec, info)
+        self.networks = nn.ModuleList(networks or [])
 
     @property
     def num_scales(self) -> int:
@@ -102,7 +105,7 @@ class SinIR(MultiScaleModel):
         Raises:
             ValueError: ``index`` outside :meth:`valid_injection_scales`.
         """
-        self._check_injection_scale(index)
+        self.check_injection_scale(index)
         sizes = tuple(tuple(s) for s in (self.sizes if sizes is None else sizes))
         # only the levels from the finest down to ``index`` are needed
         spec = PyramidSpec(sizes[index:], self.spec.scale_factor)
@@ -143,6 +146,7 @@ class SinIR(MultiScaleModel):
         self,
         num: int = 1,
         *,
+        size: tuple[int, int] | None = None,
         start_scale: int = 0,
         scale_h: float = 1.0,
         scale_v: float = 1.0,
@@ -166,76 +170,43 @@ class SinIR(MultiScaleModel):
         """
         if not 0 <= start_scale < self.num_scales:
             raise ValueError(f"start_scale must be in 0..{self.num_scales - 1}, got {start_scale}")
-        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
+        if size is None:
+            h, w = self.output_size()
+            size = (max(1, round(h * scale_v)), max(1, round(w * scale_h)))
+        sizes = self.sizes_for(size)
         x = resize(self.pyramid[start_scale], sizes[start_scale], antialias=self.config.antialias)
         out = self.run_scales(x, start_scale, sizes=sizes)
         return out.expand(num, -1, -1, -1).contiguous()
 
     # ------------------------------------------------------------------ training
     @classmethod
-    def train(cls, image: str | Path | torch.Tensor, config: SinIRConfig | str | None = None, **kwargs) -> "SinIR":
-        """Train on one image.  See :func:`sinkit.sinir.trainer.train` for every argument.
-
-        Args:
-            image: path or ``(1, 3, H, W)`` tensor in ``[-1, 1]``.
-            config: a :class:`SinIRConfig`, a preset name (``paper``, ``photo_style``,
-                ``art_style``, ``sr``, ``fast``) or None for the paper defaults.
-
-        Raises:
-            ValueError: unknown preset name (and see the trainer).
-        """
+    def _fit(cls, inputs, config: SinIRConfig, **kwargs) -> "SinIR":
+        """See :func:`sinkit.sinir.trainer.train` for the keyword arguments."""
         from .trainer import train
 
-        if isinstance(config, str):
-            if config not in PRESETS:
-                raise ValueError(f"unknown preset {config!r}; available: {', '.join(PRESETS)}")
-            config = PRESETS[config]
-        if not torch.is_tensor(image):
-            image = load_image(image)
-        return train(image, config or SinIRConfig(), **kwargs)
+        return train(inputs["image"], config, **kwargs)
 
     @classmethod
-    def sr_config(cls, base_config: SinIRConfig, factor: float = 4.0) -> SinIRConfig:
+    def sr_config(cls, base_config: SinIRConfig | str, factor: float = 4.0) -> SinIRConfig:
         """Official super-resolution config for a test-time ``factor``; see :func:`sinkit.sinir.config.sr_config`."""
-        return sr_config(base_config, factor)
+        from ..core.config import resolve_config
+
+        return sr_config(resolve_config(cls, base_config), factor)
 
     # ------------------------------------------------------------------ persistence
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        tensors = {"real": self.real}
-        for i, net in enumerate(self.networks):
-            for key, value in net.state_dict().items():
-                tensors[f"networks.{i}.{key}"] = value
-        return tensors
-
-    def metadata(self) -> dict:
-        meta = super().metadata()
-        meta["scales"] = [{"size": list(self.sizes[i]), "channels": net.channels} for i, net in enumerate(self.networks)]
-        return meta
+    def structure(self) -> dict:
+        return {
+            **super().structure(),
+            "scales": [{"size": list(self.sizes[i]), "channels": net.channels} for i, net in enumerate(self.networks)],
+        }
 
     @classmethod
-    def from_state(cls, tensors, meta) -> "SinIR":
-        try:
-            config = config_from_dict(SinIRConfig, meta["config"])
-            spec = PyramidSpec.from_dict(meta["pyramid"])
-            real = tensors["real"]
-            networks = []
-            for i, s in enumerate(meta["scales"]):
-                net = SinIRNet(int(s["channels"]), config.num_blocks)
-                net.load_state_dict(sub_state(tensors, f"networks.{i}."))
-                networks.append(net.eval().requires_grad_(False))
-        except (KeyError, RuntimeError, ValueError, TypeError) as err:
-            raise CheckpointError(f"SinIR checkpoint does not match its metadata: {err}") from err
-        if len(networks) > spec.num_scales:
-            raise CheckpointError(f"checkpoint has {len(networks)} networks but its pyramid only {spec.num_scales}")
-        return cls(config, spec, real, networks, meta.get("info"))
-
-    def to(self, device) -> "SinIR":
-        device = torch.device(device)
-        self.real = self.real.to(device)
-        for net in self.networks:
-            net.to(device)
-        self._pyramid = None
-        return self
+    def from_structure(cls, config, inputs, structure, info) -> "SinIR":
+        spec = PyramidSpec.from_dict(structure["pyramid"])
+        if len(structure["scales"]) > spec.num_scales:
+            raise ValueError(f"{len(structure['scales'])} networks but a pyramid of only {spec.num_scales}")
+        networks = [SinIRNet(int(s["channels"]), config.num_blocks).eval().requires_grad_(False) for s in structure["scales"]]
+        return cls(config, inputs, spec, networks, info)
 
     def describe(self) -> str:
         c = self.config

@@ -33,7 +33,7 @@ from ..core.device import resolve_device
 from ..core.io import save_image
 from ..core.pyramid import sinir_pyramid
 from ..core.resize import resize
-from ..core.training import resume_run, scale_seed, train_scales
+from ..core.training import scale_seed, start_run, train_scales
 from .config import SinIRConfig
 from .corruptions import Corruption, make_corruption
 from .losses import reconstruction_loss
@@ -103,9 +103,10 @@ def train(
         raise ValueError(f"coarsest scale {spec.sizes[0]} is too small for the 3x3 reflect-padded convolutions")
     real = resize(image.to(device), spec.image_size, antialias=config.antialias)
 
-    model = resume_run(out_dir, "sinir", real, config, device) if (resume and out_dir is not None) else None
-    if model is None:
-        model = SinIR(config, spec, real, [], {})
+    model, _ = start_run(
+        SinIR, {"image": real}, config, out_dir=out_dir, resume=resume, device=device,
+        create=lambda: SinIR(config, {"image": real}, spec, [], {}),
+    )
     return train_scales(
         model,
         lambda index: train_scale(model, index, progress=progress, cache=cache, cascade_batch=cascade_batch),

@@ -3,7 +3,8 @@
 Every task injects an image into the pyramid at some scale and runs the finer
 generators (:func:`inject`); each module adds only its pre- and
 post-processing.  All functions take any
-:class:`~sinkit.core.model.MultiScaleModel` (SinGAN, SinIR...).
+:class:`~sinkit.core.capabilities.Injectable` model (SinGAN, SinIR...); a model
+without the capability a task needs gets a clear :class:`~sinkit.core.errors.CapabilityError`.
 
 Example::
 

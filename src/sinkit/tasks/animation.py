@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ..core.io import to_pil
-from ..core.model import MultiScaleModel
+from ..core.capabilities import require
+from ..core.pyramid_model import NoiseInputs, PyramidModel
 from .inject import as_generator
 
 __all__ = ["VideoWriterUnavailable", "random_walk", "animate", "save_animation"]
@@ -67,7 +68,7 @@ def random_walk(
 
 @torch.no_grad()
 def animate(
-    model: MultiScaleModel,
+    model: PyramidModel,
     *,
     start_scale: int = 0,
     frames: int = 100,
@@ -93,16 +94,17 @@ def animate(
         reconstruction of the training image.
 
     Raises:
-        ValueError: bad start scale, counts or coefficients, or a model without noise.
+        CapabilityError: a model without per-scale noise (only SinGAN-like pyramids animate).
+        ValueError: bad start scale, counts or coefficients.
     """
+    require(model, PyramidModel, "animate (the random walk moves through a pyramid's noise maps)")
+    require(model, NoiseInputs, "animate (the random walk needs per-scale noise inputs)")
     if not 0 <= start_scale < model.num_scales:
         raise ValueError(f"start scale {start_scale} is outside the valid range 0..{model.num_scales - 1}")
     if frames < 1 or batch_size < 1:
         raise ValueError(f"frames and batch_size must be >= 1, got {frames}, {batch_size}")
     if not (0 <= alpha <= 1 and 0 <= beta <= 1):
         raise ValueError(f"alpha and beta must be in [0, 1], got {alpha}, {beta}")
-    if model.noise_like(start_scale, 1, model.sizes[start_scale]).numel() == 0:
-        raise ValueError(f"{type(model).__name__} has no noise input, so there is no z-space to walk in: animation needs a noise-driven model such as SinGAN")
     generator = as_generator(generator)
     walks = {}
     for index in range(start_scale, model.num_scales):

@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import torch
 
-from ..core.model import MultiScaleModel
+from ..core.capabilities import Injectable
 from .inject import check_scale, fit_to_model, inject, output_size, training_image
-from .masks import BLUR_SIGMA, EDIT_DILATION, HARMONIZE_DILATION, blend, prepare_mask
+from .masks import BLUR_SIGMA, blend, prepare_mask
 
 __all__ = ["BlendResult", "edit", "harmonize"]
 
@@ -36,7 +36,7 @@ class BlendResult(NamedTuple):
 
 @torch.no_grad()
 def edit(
-    model: MultiScaleModel,
+    model: Injectable,
     image: torch.Tensor,
     scale: int,
     *,
@@ -53,7 +53,7 @@ def edit(
     that image with regions copied / moved; ``mask`` marks them.
 
     Args:
-        model: any trained model.
+        model: any injectable model.
         image: ``(1, 3, H, W)`` in ``[-1, 1]``: the edited image (resized to the
             model's size with a warning if needed).
         scale: injection scale index (0 = coarsest); the paper and the course
@@ -61,9 +61,8 @@ def edit(
         mask: ``(1, 1, H, W)`` in ``[0, 1]``, white = edited region (RGB/RGBA
             files: load with :func:`sinkit.core.io.load_mask`); resized,
             binarised, dilated and blurred by :func:`~sinkit.tasks.masks.prepare_mask`.
-        dilation_radius: disk radius in px at the model's finest size; None: the
-            method's official value (``model.mask_dilation["edit"]`` if the model
-            class defines it, else SinGAN's 20; SinIR's code uses 7).
+        dilation_radius: disk radius in px at the model's output size; None: the
+            method's official value, ``model.mask_dilation["edit"]`` (SinGAN 20, SinIR 7).
         blur_sigma: Gaussian sigma in px (official 5).
         invert_mask: force (True / False) or detect (None) an inverted mask.
         num: number of outputs (different noise).
@@ -75,13 +74,12 @@ def edit(
     Raises:
         ValueError: scale outside the valid range, bad shapes, empty mask.
     """
-    radius = _official_radius(model, "edit", EDIT_DILATION) if dilation_radius is None else dilation_radius
-    return _inject_and_blend(model, image, scale, mask, radius, blur_sigma, invert_mask, num, generator)
+    return _inject_and_blend(model, "edit", image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator)
 
 
 @torch.no_grad()
 def harmonize(
-    model: MultiScaleModel,
+    model: Injectable,
     image: torch.Tensor,
     scale: int,
     *,
@@ -94,8 +92,8 @@ def harmonize(
 ) -> BlendResult:
     """Blend a pasted object into the background the model was trained on (SinGAN sec. 4, fig. 13).
 
-    Same as :func:`edit` with the official harmonization disk (SinGAN radius 7 px;
-    SinIR's code uses 20, read from ``model.mask_dilation["harmonize"]``).
+    Same as :func:`edit` with the method's official harmonization disk,
+    ``model.mask_dilation["harmonize"]`` (SinGAN 7 px; SinIR's code uses 20).
     The model must be trained on the background image; ``image`` is the naive
     composite and ``mask`` marks the pasted object.  "Scales 2, 3, 4 typically
     lead to good balance between preserving the object's structure and
@@ -103,17 +101,24 @@ def harmonize(
 
     Args, returns and raises: as :func:`edit`.
     """
-    radius = _official_radius(model, "harmonize", HARMONIZE_DILATION) if dilation_radius is None else dilation_radius
-    return _inject_and_blend(model, image, scale, mask, radius, blur_sigma, invert_mask, num, generator)
+    return _inject_and_blend(model, "harmonize", image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator)
 
 
-def _official_radius(model: MultiScaleModel, task: str, default: int) -> int:
-    """A method's own official radius (class attribute ``mask_dilation = {"edit": r, "harmonize": r}``)."""
-    return int(getattr(model, "mask_dilation", {}).get(task, default))
+def _official_radius(model: Injectable, task: str) -> int:
+    """The method's own official radius (class attribute ``mask_dilation = {"edit": r, "harmonize": r}``).
+
+    Raises:
+        ValueError: the method declares none (pass ``dilation_radius``).
+    """
+    radii = getattr(model, "mask_dilation", None)
+    if not radii or task not in radii:
+        raise ValueError(f"{model.method} declares no official {task} mask dilation: give dilation_radius (--dilation)")
+    return int(radii[task])
 
 
-def _inject_and_blend(model, image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator) -> BlendResult:
+def _inject_and_blend(model, task, image, scale, mask, dilation_radius, blur_sigma, invert_mask, num, generator) -> BlendResult:
     check_scale(model, scale)
+    dilation_radius = _official_radius(model, task) if dilation_radius is None else dilation_radius
     image = fit_to_model(image, model, name="input")
     real = training_image(model).to(image.device)
     m = prepare_mask(

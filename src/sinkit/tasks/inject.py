@@ -6,11 +6,10 @@ through the generators so as to match its patch distribution to that of the
 training image" (SinGAN sec. 4).  Paint-to-image, editing, harmonization and
 style transfer are this function plus pre- and post-processing.
 
-Everything here is model-agnostic: it uses only
-:meth:`~sinkit.core.model.MultiScaleModel.injection_input` (how a method
-prepares the injected image),
-:meth:`~sinkit.core.model.MultiScaleModel.run_scales` and
-:meth:`~sinkit.core.model.MultiScaleModel.valid_injection_scales`.
+Everything here is model-agnostic: it needs only the
+:class:`~sinkit.core.capabilities.Injectable` capability (a pyramid's
+``injection_input`` + ``run_scales``, or a method's own injection), and a
+model without it gets a clear :class:`~sinkit.core.errors.CapabilityError`.
 """
 
 from __future__ import annotations
@@ -20,22 +19,23 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from ..core.model import MultiScaleModel
-from ..core.pyramid import scaled_sizes
+from ..core.capabilities import Injectable, check_injection_scale, require
 from ..core.resize import resize
 from .masks import InputAdjustedWarning
 
-__all__ = ["inject", "injection_sweep", "fit_to_model", "shape_sizes", "check_scale", "as_generator", "output_size", "training_image"]
+__all__ = ["inject", "injection_sweep", "fit_to_model", "shape_size", "check_scale", "as_generator", "output_size", "training_image"]
 
 
-def output_size(model: MultiScaleModel) -> tuple[int, int]:
-    """``(height, width)`` of the finest TRAINED scale (an interrupted run stops before ``sizes[-1]``)."""
-    return tuple(model.sizes[model.num_scales - 1])
+def output_size(model: Injectable) -> tuple[int, int]:
+    """``(height, width)`` of the model's output at the training shape (finest TRAINED scale of a pyramid)."""
+    require(model, Injectable, "inject images")
+    return tuple(model.output_size())
 
 
-def training_image(model: MultiScaleModel) -> torch.Tensor:
-    """The training image at the finest trained scale, ``(1, 3, h, w)`` in ``[-1, 1]``."""
-    return model.pyramid[model.num_scales - 1]
+def training_image(model: Injectable) -> torch.Tensor:
+    """The training image at :func:`output_size`, ``(1, 3, h, w)`` in ``[-1, 1]``."""
+    require(model, Injectable, "inject images")
+    return model.training_image()
 
 
 def as_generator(generator: torch.Generator | int | None) -> torch.Generator | None:
@@ -45,19 +45,14 @@ def as_generator(generator: torch.Generator | int | None) -> torch.Generator | N
     return generator
 
 
-def check_scale(model: MultiScaleModel, scale: int) -> int:
+def check_scale(model: Injectable, scale: int) -> int:
     """Return ``scale`` if it is a valid injection scale of ``model``.
 
     Raises:
+        CapabilityError: the model cannot take injected images.
         ValueError: outside :meth:`valid_injection_scales` (the message lists the range).
     """
-    valid = model.valid_injection_scales()
-    if not isinstance(scale, int) or scale not in valid:
-        raise ValueError(
-            f"injection scale {scale!r} is outside the valid range {valid.start}..{valid.stop - 1} "
-            f"(0 = coarsest = paper's N; paper notation N-{valid.start}..N-{valid.stop - 1})"
-        )
-    return scale
+    return check_injection_scale(model, scale)
 
 
 def _check_image(image: torch.Tensor, name: str = "image") -> None:
@@ -66,8 +61,8 @@ def _check_image(image: torch.Tensor, name: str = "image") -> None:
         raise ValueError(f"expected {name} as a (B, 3, H, W) tensor in [-1, 1], got {shape}")
 
 
-def fit_to_model(image: torch.Tensor, model: MultiScaleModel, *, name: str = "input") -> torch.Tensor:
-    """Resize ``image`` to the model's finest size, warning when that changes it.
+def fit_to_model(image: torch.Tensor, model: Injectable, *, name: str = "input") -> torch.Tensor:
+    """Resize ``image`` to the model's output size, warning when that changes it.
 
     The official scripts resize the reference image to the training image's
     size (``imresize_to_shape``); a different aspect ratio is stretched, which
@@ -75,7 +70,7 @@ def fit_to_model(image: torch.Tensor, model: MultiScaleModel, *, name: str = "in
 
     Args:
         image: ``(1, 3, H, W)`` in ``[-1, 1]``.
-        model: any trained model.
+        model: any injectable model.
         name: how the warning calls the image ("input", "paint"...).
 
     Returns:
@@ -85,8 +80,8 @@ def fit_to_model(image: torch.Tensor, model: MultiScaleModel, *, name: str = "in
         ValueError: not a ``(B, 3, H, W)`` tensor.
     """
     _check_image(image, name)
-    image = image.to(model.device)
     size = output_size(model)
+    image = image.to(model.device)
     if tuple(image.shape[-2:]) != size:
         h, w = image.shape[-2:]
         stretch = abs((w / h) / (size[1] / size[0]) - 1)
@@ -100,21 +95,17 @@ def fit_to_model(image: torch.Tensor, model: MultiScaleModel, *, name: str = "in
     return image
 
 
-def shape_sizes(model: MultiScaleModel, image: torch.Tensor) -> list[tuple[int, int]]:
-    """Per-scale sizes for generating at ``image``'s aspect ratio (same height as the training image).
-
-    The generators are fully convolutional, so a pyramid of another shape is
-    :func:`~sinkit.core.pyramid.scaled_sizes` of the training one (SinGAN's
-    "arbitrary size" samples use the same rule).
-    """
+def shape_size(model: Injectable, image: torch.Tensor) -> tuple[int, int]:
+    """Output size for generating at ``image``'s aspect ratio: the model's height, the width that keeps
+    the ratio (the generators are fully convolutional, as for SinGAN's "arbitrary size" samples)."""
     h, w = output_size(model)
     ih, iw = image.shape[-2:]
-    return scaled_sizes(model.sizes, scale_h=(iw / ih) / (w / h), scale_v=1.0)
+    return h, max(1, round(w * (iw / ih) / (w / h)))
 
 
 @torch.no_grad()
 def inject(
-    model: MultiScaleModel,
+    model: Injectable,
     image: torch.Tensor,
     scale: int,
     *,
@@ -125,12 +116,12 @@ def inject(
 ) -> torch.Tensor:
     """Inject ``image`` at ``scale`` and run the generators from there to the finest scale.
 
-    ``x_up = model.injection_input(image, scale)`` (SinGAN: the image
-    downsampled to scale ``scale - 1`` and upsampled to ``scale``, as the
-    official scripts do), then ``model.run_scales(x_up, scale, noise=noise)``.
+    ``model.inject``: for a pyramid ``x_up = model.injection_input(image, scale)``
+    (SinGAN: the image downsampled to scale ``scale - 1`` and upsampled to
+    ``scale``, as the official scripts do), then ``model.run_scales(x_up, scale, noise=noise)``.
 
     Args:
-        model: any trained :class:`~sinkit.core.model.MultiScaleModel`.
+        model: any :class:`~sinkit.core.capabilities.Injectable` model.
         image: ``(1, 3, H, W)`` in ``[-1, 1]``, any size: resized to the
             model's shape (warning if that changes it), or generated at its own
             aspect ratio with ``keep_shape``.
@@ -148,6 +139,7 @@ def inject(
         ``(num, 3, h, w)`` in ``[-1, 1]`` at the finest scale.
 
     Raises:
+        CapabilityError: the model cannot take injected images.
         ValueError: bad image shape, or ``scale`` outside the valid range (the
             message lists the range).
     """
@@ -155,19 +147,13 @@ def inject(
     check_scale(model, scale)
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
-    generator = as_generator(generator)
     if keep_shape:
-        sizes = shape_sizes(model, image)
-        x_up = model.injection_input(image.to(model.device), scale, sizes=sizes)
-    else:
-        sizes = None
-        x_up = model.injection_input(fit_to_model(image, model, name="input"), scale)
-    x_up = x_up.expand(num, -1, -1, -1)
-    return model.run_scales(x_up, scale, sizes=sizes, noise=noise, generator=generator)
+        return model.inject(image, scale, num=num, size=shape_size(model, image), noise=noise, generator=as_generator(generator))
+    return model.inject(fit_to_model(image, model, name="input"), scale, num=num, noise=noise, generator=as_generator(generator))
 
 
 def injection_sweep(
-    model: MultiScaleModel,
+    model: Injectable,
     image: torch.Tensor,
     scales: Iterable[int] | None = None,
     *,
@@ -181,7 +167,7 @@ def injection_sweep(
     only textures and colours (SinGAN sec. 4; course report fig. 9).
 
     Args:
-        model: any trained model.
+        model: any injectable model.
         image: the task's input image ``(1, 3, H, W)``.
         scales: indices to try (default: every valid injection scale).
         task: ``task(model, image, scale, generator=..., **kwargs)``; default :func:`inject`.
@@ -197,6 +183,7 @@ def injection_sweep(
         ValueError: a scale outside the valid range.
     """
     task = task or inject
+    require(model, Injectable, "inject images (paint, edit, harmonize, transfer)")
     chosen: Sequence[int] = list(model.valid_injection_scales()) if scales is None else sorted(set(scales))
     for s in chosen:
         check_scale(model, s)

@@ -30,8 +30,6 @@ from ..core.resize import resize
 
 __all__ = [
     "InputAdjustedWarning",
-    "EDIT_DILATION",
-    "HARMONIZE_DILATION",
     "BLUR_SIGMA",
     "disk",
     "binarize_mask",
@@ -40,9 +38,8 @@ __all__ = [
     "blend",
 ]
 
-#: official disk radii (px at the finest scale) and blur (``functions.dilate_mask``)
-EDIT_DILATION = 20
-HARMONIZE_DILATION = 7
+#: official blur sigma, px (SinGAN ``functions.dilate_mask``); dilation radii are per method
+#: (``model.mask_dilation``)
 BLUR_SIGMA = 5.0
 
 
@@ -121,7 +118,7 @@ def prepare_mask(
     mask: torch.Tensor,
     size: tuple[int, int],
     *,
-    dilation_radius: int = EDIT_DILATION,
+    dilation_radius: int,
     blur_sigma: float = BLUR_SIGMA,
     invert: bool | None = None,
     image: torch.Tensor | None = None,
@@ -140,7 +137,8 @@ def prepare_mask(
     Args:
         mask: ``(1, 1, H, W)`` or ``(1, 3, H, W)`` in ``[0, 1]``, 1 = region to regenerate.
         size: ``(height, width)`` of the model's finest scale, px.
-        dilation_radius: disk radius in px at ``size`` (official: 20 editing, 7 harmonization).
+        dilation_radius: disk radius in px at ``size`` (SinGAN's official: 20 editing, 7 harmonization;
+            each method's in ``model.mask_dilation``).
         blur_sigma: Gaussian sigma in px (official 5); kernel radius ``4 * sigma``
             as ``skimage.filters.gaussian``; 0 disables.
         invert: True / False to force; None to detect (needs ``image`` and ``reference``).

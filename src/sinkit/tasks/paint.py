@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from scipy.cluster.vq import kmeans2, vq
 
-from ..core.model import MultiScaleModel
+from ..core.capabilities import Injectable
 from .inject import as_generator, check_scale, fit_to_model, inject
 
 __all__ = ["color_centers", "quantize_colors", "quantize_paint", "paint_to_image"]
@@ -74,11 +74,11 @@ def quantize_colors(image: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     return out.reshape(b, h, w, 3).permute(0, 3, 1, 2).contiguous().to(image.device)
 
 
-def quantize_paint(model: MultiScaleModel, paint: torch.Tensor, scale: int, *, k: int = 5) -> torch.Tensor:
+def quantize_paint(model: Injectable, paint: torch.Tensor, scale: int, *, k: int = 5) -> torch.Tensor:
     """The paint in the ``k`` main colours of the training image at ``scale`` (official quantisation).
 
     Args:
-        model: any trained model (uses ``model.pyramid[scale]``).
+        model: any injectable model (uses ``model.image_at_scale(scale)``).
         paint: ``(1, 3, H, W)`` in ``[-1, 1]`` (resized to the model's size with a warning).
         scale: injection scale index.
         k: number of colours (official 5).
@@ -91,12 +91,12 @@ def quantize_paint(model: MultiScaleModel, paint: torch.Tensor, scale: int, *, k
     """
     check_scale(model, scale)
     paint = fit_to_model(paint, model, name="paint")
-    return quantize_colors(paint, color_centers(model.pyramid[scale], k))
+    return quantize_colors(paint, color_centers(model.image_at_scale(scale), k))
 
 
 @torch.no_grad()
 def paint_to_image(
-    model: MultiScaleModel,
+    model: Injectable,
     paint: torch.Tensor,
     scale: int,
     *,
@@ -109,7 +109,7 @@ def paint_to_image(
     """Turn a clipart ``paint`` into an image with the training image's textures.
 
     Args:
-        model: any trained model (trained on the target image, e.g. a photo).
+        model: any injectable model (trained on the target image, e.g. a photo).
         paint: ``(1, 3, H, W)`` in ``[-1, 1]``: flat-colour clipart.
         scale: injection scale index; the paper uses N-1 or N-2, i.e. 1 or 2.
         quantize: first map the paint to the training image's ``k`` main colours
@@ -129,5 +129,5 @@ def paint_to_image(
     check_scale(model, scale)
     paint = paint.to(model.device) if keep_shape else fit_to_model(paint, model, name="paint")
     if quantize:
-        paint = quantize_colors(paint, color_centers(model.pyramid[scale], k))
+        paint = quantize_colors(paint, color_centers(model.image_at_scale(scale), k))
     return inject(model, paint, scale, num=num, generator=as_generator(generator), keep_shape=keep_shape)

@@ -14,22 +14,25 @@ import math
 
 import torch
 
-from ..core.model import MultiScaleModel
+from ..core.capabilities import require
+from ..core.pyramid_model import PyramidModel
 from ..core.resize import resize
 from .inject import as_generator, training_image
 
 __all__ = ["sr_steps", "upscale"]
 
 
-def sr_steps(model: MultiScaleModel, factor: float) -> tuple[int, float]:
+def sr_steps(model: PyramidModel, factor: float) -> tuple[int, float]:
     """Number of passes ``k`` and per-pass factor ``r`` for upscaling by ``factor``.
 
     ``r = 1 / model.spec.scale_factor`` and ``k = round(log(factor) / log(r))``
     (official ``calc_init_scale`` rounds the same way).
 
     Raises:
+        CapabilityError: not a pyramid model.
         ValueError: ``factor`` <= 1, or a model with a single scale (no ratio).
     """
+    require(model, PyramidModel, "upscale images (super-resolution runs the finest generator of a pyramid)")
     if not factor > 1:
         raise ValueError(f"upscaling factor must be > 1, got {factor}")
     if not 0 < model.spec.scale_factor < 1:
@@ -40,7 +43,7 @@ def sr_steps(model: MultiScaleModel, factor: float) -> tuple[int, float]:
 
 @torch.no_grad()
 def upscale(
-    model: MultiScaleModel,
+    model: PyramidModel,
     image: torch.Tensor | None = None,
     factor: float = 4.0,
     *,

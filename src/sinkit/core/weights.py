@@ -1,4 +1,4 @@
-"""Finding the pretrained weight files the deep metrics need (Inception-v3, AlexNet, LPIPS).
+"""Finding pretrained weight files (Inception-v3, AlexNet, LPIPS for the metrics; methods register their own).
 
 Weights are never bundled and never unpickled: files are read with
 ``torch.load(..., weights_only=True)``.  A file is looked for, in order:
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["WeightFile", "WEIGHTS", "WeightsUnavailable", "find_weights", "load_weights", "weights_available"]
+__all__ = ["WeightFile", "WEIGHTS", "WeightsUnavailable", "find_weights", "load_weights", "register_weights", "weights_available"]
 
 
 class WeightsUnavailable(FileNotFoundError):
@@ -81,6 +81,20 @@ WEIGHTS: dict[str, WeightFile] = {
 }
 
 
+def register_weights(entry: WeightFile) -> WeightFile:
+    """Make a weight file known by ``entry.name`` (a method package registers the files it can use,
+    e.g. VGG19 for a perceptual loss); registering the same entry twice is harmless.
+
+    Raises:
+        ValueError: another entry already uses ``entry.name``.
+    """
+    known = WEIGHTS.get(entry.name)
+    if known is not None and known != entry:
+        raise ValueError(f"weight file name {entry.name!r} is already registered for {known.filename}")
+    WEIGHTS[entry.name] = entry
+    return entry
+
+
 def _hub_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
@@ -106,7 +120,8 @@ def find_weights(name: str, path: str | os.PathLike | None = None, *, download: 
     """Path of weight file ``name`` (a key of :data:`WEIGHTS`), downloading it if allowed.
 
     Args:
-        name: ``"inception-fid"``, ``"inception-torchvision"``, ``"alexnet"`` or ``"lpips-alex"``.
+        name: a key of :data:`WEIGHTS` (``"inception-fid"``, ``"inception-torchvision"``, ``"alexnet"``,
+            ``"lpips-alex"``, and what method packages add with :func:`register_weights`).
         path: explicit file; when given it must exist (no fallback).
         download: try ``torch.hub`` when no local copy exists (also off when ``SINKIT_OFFLINE=1``).
 
