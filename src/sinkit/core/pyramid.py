@@ -139,12 +139,13 @@ def scaled_sizes(
 ) -> list[tuple[int, int]]:
     """Sizes for samples of a different shape: every level's height times ``scale_v``, width times ``scale_h``.
 
+    Levels are rounded to whole pixels and never shrink below 1 px.
+
     Raises:
-        ValueError: a factor is not positive, or a level would be smaller than
-            the generators' receptive field allows (under 1 px).
+        ValueError: a factor that is not a finite positive number.
     """
-    if scale_h <= 0 or scale_v <= 0:
-        raise ValueError(f"scale_h and scale_v must be positive, got {scale_h}, {scale_v}")
+    if not (math.isfinite(scale_h) and math.isfinite(scale_v) and scale_h > 0 and scale_v > 0):
+        raise ValueError(f"scale_h and scale_v must be finite positive numbers, got {scale_h}, {scale_v}")
     out = [(max(1, round(h * scale_v)), max(1, round(w * scale_h))) for h, w in sizes]
     return out
 
