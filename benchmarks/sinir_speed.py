@@ -61,10 +61,10 @@ def square(image: torch.Tensor, size: int) -> torch.Tensor:
     return resize(image[:, :, top : top + s, left : left + s], (size, size))
 
 
-def time_sinir(image: torch.Tensor, size: int, iters: int, *, cache: bool, bf16: bool = False) -> dict:
-    config = replace(SINIR_PRESETS["paper"], max_size=size, iters=iters, bf16=bf16)
+def time_training(method, config, image: torch.Tensor, full_iters: int, **kwargs) -> dict:
+    """Train ``method`` with ``config`` (few iterations) and extrapolate to ``full_iters`` per scale."""
     start = time.perf_counter()
-    model = SinIR.train(image, config, progress=False, device="cpu", cache=cache)
+    model = method.train(image, config, progress=False, device="cpu", **kwargs)
     wall = time.perf_counter() - start
     per_iter = model.info["seconds_per_iter"]
     return {
@@ -72,24 +72,18 @@ def time_sinir(image: torch.Tensor, size: int, iters: int, *, cache: bool, bf16:
         "sizes": [list(s) for s in model.sizes],
         "seconds_per_iter": per_iter,
         "measured_wall_s": wall,
-        "extrapolated_s": sum(per_iter) * SINIR_PRESETS["paper"].iters,
+        "extrapolated_s": sum(per_iter) * full_iters,
     }
+
+
+def time_sinir(image: torch.Tensor, size: int, iters: int, *, cache: bool, bf16: bool = False) -> dict:
+    config = replace(SINIR_PRESETS["paper"], max_size=size, iters=iters, bf16=bf16)
+    return time_training(SinIR, config, image, SINIR_PRESETS["paper"].iters, cache=cache)
 
 
 def time_singan(image: torch.Tensor, size: int, iters: int) -> dict:
     paper = SinGAN.presets["paper"]
-    config = replace(paper, max_size=size, iters=iters)
-    start = time.perf_counter()
-    model = SinGAN.train(image, config, progress=False, device="cpu")
-    wall = time.perf_counter() - start
-    per_iter = model.info["seconds_per_iter"]
-    return {
-        "scales": model.num_scales,
-        "sizes": [list(s) for s in model.sizes],
-        "seconds_per_iter": per_iter,
-        "measured_wall_s": wall,
-        "extrapolated_s": sum(per_iter) * paper.iters,
-    }
+    return time_training(SinGAN, replace(paper, max_size=size, iters=iters), image, paper.iters)
 
 
 @torch.no_grad()

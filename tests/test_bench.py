@@ -13,14 +13,6 @@ from sinkit.bench import BenchSettings, run_bench
 from sinkit.cli.main import cli
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two intra-op threads on a shared 2-core machine run ~10x slower than one.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):

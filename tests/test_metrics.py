@@ -34,14 +34,6 @@ from sinkit.metrics.inception import FEATURE_LAYERS
 from sinkit.metrics.lpips import ALEXNET_LAYERS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two intra-op threads on a shared 2-core machine run ~10x slower than one.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def smooth_image(h=48, w=64, seed=0):
     """A textured image in [-1, 1] with structure at several scales."""

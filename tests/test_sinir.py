@@ -28,14 +28,6 @@ from sinkit.sinir.trainer import cascade_inputs, iteration_generator
 TINY = SinIRConfig(max_size=48, min_size=16, channels=8, iters=6, corruption_p=0.05)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny convolutions: one thread is faster and immune to a busy machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def image():
