@@ -213,5 +213,5 @@ def estimate(store: RunStore, method: str, config: Any, size: tuple[int, int]) -
             return found
     if history is not None:
         return history
-    hint = "press **Estimate** for a short calibration, or" if hasattr(config, "iters") else ""
+    hint = "press **Estimate time** for a short calibration, or" if hasattr(config, "iters") else ""
     return Estimate(None, f"No estimate yet: no finished {method} run with these settings in the runs folder; {hint} start it and watch the live ETA.".replace(";  start", "; start"))

@@ -5,7 +5,8 @@ one per phase for iteration-driven models: :mod:`sinkit.core.training`), so the
 worker process does not need a hook in any method: :class:`ProgressWriter` polls
 the live bars once a second in a background thread and writes their state
 (description, iteration, total, rate, losses shown as the bar's postfix) to
-``app/progress.json`` in the run directory, atomically.  The page reads that file
+``app/progress.json`` in the run directory, atomically; a bar's final state is
+taken when it closes (a short stage may start and end between two polls).  The page reads that file
 and the run's checkpoint (:func:`overall`) to say how far the whole run is.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +63,37 @@ class ProgressWriter:
         self.started = time.time()
         self.finished: list[dict] = []
         self._seen: dict[int, tuple[Any, dict]] = {}
+        self._recorded: "weakref.WeakSet" = weakref.WeakSet()
+        self._restore = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="sinkit-progress", daemon=True)
 
     def start(self) -> "ProgressWriter":
+        """Write the first state, watch bars closing, and start polling."""
+        from tqdm.std import tqdm
+
+        original = tqdm.close
+        writer = self
+
+        def close(bar, *args, **kwargs):
+            if not bar.disable:
+                writer._closed(bar)
+            return original(bar, *args, **kwargs)
+
+        self._restore = (tqdm, original)
+        tqdm.close = close
         self.write()
         self._thread.start()
         return self
+
+    def _closed(self, bar) -> None:
+        with self._lock:
+            self._seen.pop(id(bar), None)
+            if bar not in self._recorded:
+                self._recorded.add(bar)
+                self.finished.append(bar_state(bar))
+                del self.finished[:-500]
 
     def snapshot(self) -> list[dict]:
         """States of the live bars, oldest first; bars that closed since the last call move to :attr:`finished`."""
@@ -79,10 +104,11 @@ class ProgressWriter:
         ids = {id(b) for b in live}
         with self._lock:
             for key in [k for k in self._seen if k not in ids]:
-                bar, _ = self._seen.pop(key)
-                state = bar_state(bar)  # the closed bar still holds its final count
-                self.finished.append(state)
-                del self.finished[:-500]
+                bar, _ = self._seen.pop(key)  # closed without close() (garbage-collected): keep its last count
+                if bar not in self._recorded:
+                    self.finished.append(bar_state(bar))
+                    self._recorded.add(bar)
+                    del self.finished[:-500]
             states = []
             for bar in live:
                 state = bar_state(bar)
@@ -110,6 +136,10 @@ class ProgressWriter:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        if self._restore is not None:
+            cls, original = self._restore
+            cls.close = original
+            self._restore = None
         self.write(state, **extra)
 
     def _run(self) -> None:

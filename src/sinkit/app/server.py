@@ -51,7 +51,7 @@ def _acquire(root: Path) -> Path:
         pid = int(lock.read_text().strip())
     except (FileNotFoundError, ValueError):
         pid = None
-    if pid and pid != os.getpid():
+    if pid:
         try:
             os.kill(pid, 0)
             alive = True
@@ -60,7 +60,7 @@ def _acquire(root: Path) -> Path:
         except PermissionError:
             alive = True
         if alive:
-            raise RuntimeError(f"another sinkit app (process {pid}) serves {root}; stop it first or use another --runs folder")
+            raise RuntimeError(f"another sinkit app (process {pid}) serves {root}; stop it first or use another --runs folder (if no app runs, delete {lock})")
     lock.write_text(f"{os.getpid()}\n")
     return lock
 
@@ -132,6 +132,8 @@ def start(
             inbrowser=False,
             theme=theme,
             css=CSS,
+            mcp_server=False,
+            pwa=False,
         )
     except BaseException:
         queue.shutdown()

@@ -40,6 +40,7 @@ MASK_COLOR = "#ff00ff"
 PAINT_COLORS = ["#1f3b73", "#5fa8d3", "#f2f2f2", "#2e7d32", "#8d6e63", "#f9a825", "#c62828", "#000000"]
 
 CSS = """
+.sinkit-result img {width: 100%; height: 100%; object-fit: contain;}
 #sinkit-progress .bar {background: var(--neutral-200); border-radius: 6px; height: 14px; overflow: hidden;}
 #sinkit-progress .fill {background: var(--color-accent); height: 100%;}
 footer {visibility: hidden}
@@ -83,7 +84,8 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
     methods = catalogue()
     if not methods:
         raise RuntimeError("no sinkit method is registered")
-    first_method = next(iter(methods))
+    # the default: a method that samples and has a CPU-friendly preset (the page's first use is "train, then sample")
+    first_method = next((n for n, i in methods.items() if "sample" in i.capabilities and "fast" in i.presets), next(iter(methods)))
     extra_inputs: dict[str, str] = {}
     for info in methods.values():
         for spec in info.inputs[1:]:
@@ -190,7 +192,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                             k_colors = gr.Slider(2, 12, 5, step=1, label="k colours")
                             paint_seed = gr.Number(0, label="Seed", precision=0)
                         paint_btn = gr.Button("Paint to image", variant="primary", elem_id="paint-btn")
-                        paint_out = gr.Image(label="Result", type="filepath", format="png", interactive=False, height=300, elem_id="paint-result")
+                        paint_out = gr.Image(label="Result", type="filepath", format="png", interactive=False, height=300, elem_id="paint-result", elem_classes="sinkit-result")
                         paint_note = gr.Markdown()
 
             # ------------------------------------------------------------------ edit / harmonize
@@ -215,10 +217,10 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                     edit_seed = gr.Number(0, label="Seed", precision=0)
                 edit_btn = gr.Button("Run", variant="primary", elem_id="edit-btn")
                 with gr.Row():
-                    edit_out = gr.Image(label="Result (blended)", type="filepath", format="png", interactive=False, height=260, elem_id="edit-result")
-                    edit_raw = gr.Image(label="Generated before blending", type="filepath", format="png", interactive=False, height=260)
-                    edit_mask_used = gr.Image(label="Mask used (dilated, blurred)", type="filepath", format="png", interactive=False, height=260)
-                edit_strip = gr.Image(label="Comparison / sweep strip", type="filepath", format="png", interactive=False, height=220, elem_id="edit-strip")
+                    edit_out = gr.Image(label="Result (blended)", type="filepath", format="png", interactive=False, height=260, elem_id="edit-result", elem_classes="sinkit-result")
+                    edit_raw = gr.Image(label="Generated before blending", type="filepath", format="png", interactive=False, height=260, elem_classes="sinkit-result")
+                    edit_mask_used = gr.Image(label="Mask used (dilated, blurred)", type="filepath", format="png", interactive=False, height=260, elem_classes="sinkit-result")
+                edit_strip = gr.Image(label="Comparison / sweep strip", type="filepath", format="png", interactive=False, height=220, elem_id="edit-strip", elem_classes="sinkit-result")
                 edit_note = gr.Markdown()
 
             # ------------------------------------------------------------------ inject / sweep
@@ -233,7 +235,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                             inject_seed = gr.Number(0, label="Seed", precision=0)
                         inject_btn = gr.Button("Inject", variant="primary", elem_id="inject-btn")
                     with gr.Column():
-                        inject_out = gr.Image(label="Result / labelled sweep strip", type="filepath", format="png", interactive=False, height=360, elem_id="inject-result")
+                        inject_out = gr.Image(label="Result / labelled sweep strip", type="filepath", format="png", interactive=False, height=360, elem_id="inject-result", elem_classes="sinkit-result")
                         inject_note = gr.Markdown()
 
             # ------------------------------------------------------------------ super-resolution
@@ -248,7 +250,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                             sr_seed = gr.Number(0, label="Seed", precision=0)
                         sr_btn = gr.Button("Upscale", variant="primary", elem_id="sr-btn")
                     with gr.Column():
-                        sr_out = gr.Image(label="Bicubic vs sinkit", type="filepath", format="png", interactive=False, height=320, elem_id="sr-result")
+                        sr_out = gr.Image(label="Bicubic vs sinkit", type="filepath", format="png", interactive=False, height=320, elem_id="sr-result", elem_classes="sinkit-result")
                         sr_file = gr.File(label="Full-size result")
                         sr_note = gr.Markdown()
 
@@ -266,7 +268,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                     anim_seed = gr.Number(0, label="Seed", precision=0)
                 anim_btn = gr.Button("Animate", variant="primary", elem_id="animate-btn")
                 with gr.Row():
-                    anim_gif = gr.Image(label="Clip (GIF)", type="filepath", format="gif", interactive=False, height=320, elem_id="anim-gif")
+                    anim_gif = gr.Image(label="Clip (GIF)", type="filepath", format="gif", interactive=False, height=320, elem_id="anim-gif", elem_classes="sinkit-result")
                     anim_mp4 = gr.Video(label="Clip (MP4)", visible=False, loop=True, autoplay=True, height=320, elem_id="anim-mp4")
                 anim_frames = gr.Image(label="Frames", type="filepath", format="png", interactive=False, height=200)
                 anim_note = gr.Markdown()
@@ -281,7 +283,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                         tr_seed = gr.Number(0, label="Seed", precision=0)
                         tr_btn = gr.Button("Translate", variant="primary", elem_id="translate-btn")
                     with gr.Column():
-                        tr_out = gr.Image(label="Result", type="filepath", format="png", interactive=False, height=300, elem_id="translate-result")
+                        tr_out = gr.Image(label="Result", type="filepath", format="png", interactive=False, height=300, elem_id="translate-result", elem_classes="sinkit-result")
                         tr_strip = gr.Image(label="Comparison", type="filepath", format="png", interactive=False, height=200)
 
         timer = gr.Timer(1.0)
@@ -647,7 +649,10 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                 "This method is deterministic: every sample equals the reconstruction." if feats and f.get("sample") and not f.get("stochastic") else "",
             ]
             editors = [gr.skip()] * 4
-            if feats and (force or state.get("editors_for") != name):
+            # the canvases hold the training image at the model's output size: reload them for another
+            # run, or when a training run grew a finer scale (never while the user draws on a finished one)
+            key = [name, list(f.get("output_size") or [])]
+            if feats and (force or state.get("editors_for") != key):
                 model = store.model(name)
                 from ..core.io import to_pil
 
@@ -659,7 +664,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                     {"background": bg, "layers": [], "composite": None} if bg is not None else gr.skip(),
                     {"background": to_pil(cond), "layers": [], "composite": None} if cond is not None else gr.skip(),
                 ]
-                state["editors_for"] = name
+                state["editors_for"] = key
             return [*tabs_vis, *others, *editors, state]
 
         caps_outputs = [*cap_tabs, start_scale, paint_scale, edit_scale, dilation, inject_scale, anim_start, sample_note, paint_editor, edit_input, mask_editor, cond_editor, session]
