@@ -359,6 +359,23 @@ def test_cancel_then_resume_continues_from_the_checkpoint(tmp_path, tiny_image):
         queue.shutdown()
 
 
+def test_a_run_interrupted_on_the_command_line_resumes_in_the_page(tmp_path, tiny_image):
+    """Runs made by `sinkit train --out` in the folder are listed and resumable (config and image from the checkpoint)."""
+    store = RunStore(tmp_path / "runs", device="cpu")
+    config = replace(PRESETS["fast"], max_size=48, iters=10, seed=3)
+    sinkit.SinGAN.fit(tiny_image, config, out_dir=store.root / "cli-run", device="cpu", progress=False, stop_after=1)
+    assert store.summary("cli-run").status == "interrupted (CLI)"
+    queue = JobQueue(store, poll=0.1, threads=1).start()
+    try:
+        queue.resume("cli-run")
+        assert queue.wait_idle(120)
+        assert store.job("cli-run")["status"] == "done", store.job("cli-run").get("error")
+        model = sinkit.load(store.root / "cli-run", device="cpu")
+        assert model.complete and model.config == config
+    finally:
+        queue.shutdown()
+
+
 def test_a_failing_run_reports_its_error(tmp_path, tiny_image):
     store = RunStore(tmp_path / "runs", device="cpu")
     queue = JobQueue(store, poll=0.1, threads=1).start()

@@ -360,11 +360,23 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
 
         settings_inputs = [method, preset, task, factor, iters, max_size, seed, other, *[c for _, c in option_items]]
 
+        checked: dict[tuple, tuple[int, int]] = {}
+
+        def upload_size(path: str) -> tuple[int, int]:
+            """validate_upload, remembered per file version (the estimate follows every keystroke)."""
+            st = Path(path).stat()
+            key = (path, st.st_size, st.st_mtime_ns)
+            if key not in checked:
+                if len(checked) > 32:
+                    checked.clear()
+                checked[key] = validate_upload(path, limits)
+            return checked[key]
+
         def on_settings(image_path, *args):
             if not image_path:
                 return "Upload an image (or pick the bundled example) to see the estimated training time."
             try:
-                size = validate_upload(image_path, limits)
+                size = upload_size(image_path)
                 config, _ = settings(*args)
             except (ValueError, TypeError, SinkitError) as err:
                 return f"**Settings problem**: {html.escape(str(err))}"
