@@ -13,6 +13,7 @@ import time
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -253,6 +254,9 @@ def test_overall_progress_of_a_pyramid(tiny_model):
     assert whole["fraction"] == pytest.approx((work[0] + work[1] / 2) / work.sum())
     assert whole["eta"] == pytest.approx(2.0 + 40 * work[2] / (10.0 * work[1]))
     assert overall({"bars": [bar]}, None)["scope"] == "stage"
+    phased = SimpleNamespace(info={"phases": [{"name": "prior", "iters": 100}, {"name": "joint", "iters": 300}]})
+    joint = {"desc": "joint (2 phases)", "n": 100, "total": 300, "rate": 20.0, "elapsed": 5.0, "postfix": ""}
+    assert overall({"bars": [joint]}, phased) == {"fraction": 0.5, "eta": 10.0, "scope": "run"}
     assert overall(None)["fraction"] is None
     assert (format_seconds(75), format_seconds(5400), format_seconds(None)) == ("1 min 15 s", "1 h 30 min", "?")
 

@@ -100,74 +100,80 @@ def test_upload_train_sample_mask_and_edit_in_a_browser(tmp_path, tiny_image, sh
             try:
                 page = context.new_page()
                 page.set_default_timeout(60_000)
-                page.goto(server.url)
-                expect(page.locator("#start")).to_be_visible()
-                shot(page, "start")
+                expect.set_options(timeout=60_000)  # a loaded CPU (training, other jobs) slows every step
+                try:
+                    page.goto(server.url)
+                    expect(page.locator("#start")).to_be_visible()
+                    shot(page, "start")
 
-                # upload, settings, start
-                method = page.locator("#method input")
-                method.click()
-                method.fill("singan")
-                page.keyboard.press("Enter")
-                expect(page.locator("#iters textarea, #iters input")).to_be_visible()
-                page.set_input_files("#train-image input[type=file]", str(image_file))
-                expect(page.locator("#estimate")).to_contain_text("estimate", ignore_case=True)
-                page.fill("#iters textarea, #iters input", "20")
-                page.fill("#max-size textarea, #max-size input", "48")
-                page.fill("#run-name textarea, #run-name input", "browser test")
-                page.keyboard.press("Tab")
-                shot(page, "settings")
-                page.click("#start")
-                expect(page.locator("#run-status")).to_contain_text("browser-test")
-                status = page.locator("#run-status")
-                deadline = time.time() + 240
-                while "status: done" not in status.inner_text() and time.time() < deadline:
-                    assert "failed" not in status.inner_text(), status.inner_text()
-                    time.sleep(0.5)
-                assert "status: done" in status.inner_text(), status.inner_text()
-                expect(page.locator("#scale-gallery img").first).to_be_visible()
-                shot(page, "trained")
+                    # upload, settings, start
+                    method = page.locator("#method input")
+                    method.click()
+                    method.fill("singan")
+                    page.keyboard.press("Enter")
+                    expect(page.locator("#iters textarea, #iters input")).to_be_visible()
+                    page.set_input_files("#train-image input[type=file]", str(image_file))
+                    expect(page.locator("#estimate")).to_contain_text("estimate", ignore_case=True)
+                    page.fill("#iters textarea, #iters input", "20")
+                    page.fill("#max-size textarea, #max-size input", "48")
+                    page.fill("#run-name textarea, #run-name input", "browser test")
+                    page.keyboard.press("Tab")
+                    shot(page, "settings")
+                    page.click("#start")
+                    expect(page.locator("#run-status")).to_contain_text("browser-test")
+                    status = page.locator("#run-status")
+                    deadline = time.time() + 240
+                    while "status: done" not in status.inner_text() and time.time() < deadline:
+                        assert "failed" not in status.inner_text(), status.inner_text()
+                        time.sleep(0.5)
+                    assert "status: done" in status.inner_text(), status.inner_text()
+                    expect(page.locator("#scale-gallery img").first).to_be_visible()
+                    shot(page, "trained")
 
-                model = sinkit.load(server.store.run_dir("browser-test"), device="cpu")
-                h, w = model.output_size()
+                    model = sinkit.load(server.store.run_dir("browser-test"), device="cpu")
+                    h, w = model.output_size()
 
-                # samples
-                page.get_by_role("tab", name="Sample").click()
-                page.locator("#num-samples input[type=number]").fill("4")
-                page.locator("#num-samples input[type=number]").press("Enter")
-                page.click("#sample-btn")
-                expect(page.locator("#samples img")).to_have_count(4)
-                expect(page.locator("#samples-zip")).to_contain_text(".zip")
-                size = page.eval_on_selector("#samples img", "e => [e.naturalWidth, e.naturalHeight]")
-                assert size == [w, h]
-                shot(page, "samples")
+                    # samples
+                    page.get_by_role("tab", name="Sample").click()
+                    page.locator("#num-samples input[type=number]").fill("4")
+                    page.locator("#num-samples input[type=number]").press("Enter")
+                    page.click("#sample-btn")
+                    expect(page.locator("#samples img")).to_have_count(4)
+                    expect(page.locator("#samples-zip")).to_contain_text(".zip")
+                    size = page.eval_on_selector("#samples img", "e => [e.naturalWidth, e.naturalHeight]")
+                    assert size == [w, h]
+                    shot(page, "samples")
 
-                # a readable error: editing without a mask
-                page.get_by_role("tab", name="Edit & harmonize").click()
-                canvas = page.locator("#mask-editor canvas").first
-                expect(canvas).to_be_visible()
-                page.click("#edit-btn")
-                expect(page.get_by_text("no mask drawn").first).to_be_visible()
-                shot(page, "error-message")
-                for close in page.locator(".toast-close").all():
-                    close.click()
+                    # a readable error: editing without a mask
+                    page.get_by_role("tab", name="Edit & harmonize").click()
+                    canvas = page.locator("#mask-editor canvas").first
+                    expect(canvas).to_be_visible()
+                    page.click("#edit-btn")
+                    expect(page.get_by_text("no mask drawn").first).to_be_visible()
+                    shot(page, "error-message")
+                    for close in page.locator(".toast-close").all():
+                        close.click()
 
-                # draw a mask stroke and edit
-                time.sleep(1)  # the canvas has loaded the training image
-                box = canvas.bounding_box()
-                cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-                page.mouse.move(cx - 60, cy)
-                page.mouse.down()
-                for i in range(13):
-                    page.mouse.move(cx - 60 + 10 * i, cy + 3 * (i % 3))
-                page.mouse.up()
-                shot(page, "mask")
-                page.click("#edit-btn")
-                result = page.locator("#edit-result img")
-                expect(result).to_be_visible()
-                page.wait_for_function("() => { const e = document.querySelector('#edit-result img'); return e && e.complete && e.naturalWidth > 0; }")
-                assert result.evaluate("e => [e.naturalWidth, e.naturalHeight]") == [w, h]
-                shot(page, "edited")
+                    # draw a mask stroke and edit
+                    time.sleep(1)  # the canvas has loaded the training image
+                    box = canvas.bounding_box()
+                    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+                    page.mouse.move(cx - 60, cy)
+                    page.mouse.down()
+                    for i in range(13):
+                        page.mouse.move(cx - 60 + 10 * i, cy + 3 * (i % 3))
+                    page.mouse.up()
+                    shot(page, "mask")
+                    page.click("#edit-btn")
+                    result = page.locator("#edit-result img")
+                    expect(result).to_be_visible()
+                    page.wait_for_function("() => { const e = document.querySelector('#edit-result img'); return e && e.complete && e.naturalWidth > 0; }")
+                    assert result.evaluate("e => [e.naturalWidth, e.naturalHeight]") == [w, h]
+                    shot(page, "edited")
+                except BaseException:
+                    page.screenshot(path=str(shots / "failure.png"), full_page=True)
+                    print(f"\nfailure screenshot: {shots / 'failure.png'}")
+                    raise
             finally:
                 context.close()
     finally:

@@ -104,7 +104,6 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
             with gr.Column(scale=1, min_width=160):
                 cancel_btn = gr.Button("Cancel training", size="sm", variant="stop", elem_id="cancel")
                 resume_btn = gr.Button("Resume training", size="sm", elem_id="resume")
-        stamp = gr.Textbox(visible=False, elem_id="model-stamp")
 
         with gr.Tabs(selected="new") as tabs:
             # ------------------------------------------------------------------ new run
@@ -592,15 +591,12 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                 state["gallery"], state["gallery_run"] = sig, name
                 gallery_update = gallery
             st = model_stamp(name)
-            stamp_update = st if st != state.get("stamp") else gr.skip()
-            state["stamp"] = st
-            return status_text(name), progress_view(name), gallery_update, table_update, run_update, stamp_update, state
-
-        timer.tick(
-            _guard(on_tick), [run, session],
-            [status, progress_html, scale_gallery, runs_table, run, stamp, session],
-            show_progress="hidden", queue=True,
-        )
+            if st != state.get("stamp"):  # a new checkpoint: what the model can do may have changed
+                state["stamp"] = st
+                *caps, state = caps_updates(name, state, False)
+            else:
+                caps = [gr.skip()] * (len(caps_outputs) - 1)
+            return [status_text(name), progress_view(name), gallery_update, table_update, run_update, *caps, state]
 
         def on_cancel(name):
             if not name:
@@ -685,7 +681,11 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
             return [status_text(name), progress_view(name), command_text(name), *caps_updates(name, state, True)]
 
         run.change(_guard(on_select), [run, session], [status, progress_html, command_md, *caps_outputs])
-        stamp.change(_guard(lambda name, state: caps_updates(name, state, False)), [run, session], caps_outputs)
+        timer.tick(
+            _guard(on_tick), [run, session],
+            [status, progress_html, scale_gallery, runs_table, run, *caps_outputs],
+            show_progress="hidden", queue=True,
+        )
         demo.load(_guard(on_select), [run, session], [status, progress_html, command_md, *caps_outputs])
 
         def on_edit_task(task_name, name):
