@@ -397,7 +397,7 @@ def test_a_failing_run_reports_its_error(tmp_path, tiny_image):
 # ----------------------------------------------------------------------------- the command
 def test_sinkit_app_without_gradio_says_how_to_install(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith("gradio") else real(name, *a))
     result = CliRunner().invoke(cli, ["app", "--runs", "/nonexistent/never-created"])
     assert result.exit_code == 1 and "pip install 'sinkit[app]'" in result.output
     assert not Path("/nonexistent/never-created").exists()

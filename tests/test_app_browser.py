@@ -36,11 +36,18 @@ def _chromium() -> str | None:
     return None
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
 _MISSING = [
     what
     for what, ok in (
-        ("gradio (pip install 'sinkit[app]')", importlib.util.find_spec("gradio") is not None),
-        ("playwright (pip install playwright)", importlib.util.find_spec("playwright") is not None),
+        ("gradio (pip install 'sinkit[app]')", _installed("gradio.blocks")),
+        ("playwright (make install-browser-test, or pip install playwright)", _installed("playwright.sync_api")),
         ("chromium (apt-get install chromium, or set SINKIT_CHROMIUM)", _chromium() is not None),
     )
     if not ok

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("gradio", reason="the browser app's Gradio extra is not installed (pip install 'sinkit[app]')")
+pytest.importorskip("gradio.blocks", reason="the browser app's Gradio extra is not installed (pip install 'sinkit[app]')")
 
 from sinkit.app.server import start  # noqa: E402
 

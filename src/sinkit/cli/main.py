@@ -286,7 +286,11 @@ def app(host, port, runs_dir, jobs, threads, max_upload_mb, device):
     Example:
       sinkit app --runs ~/sinkit-runs --port 7860
     """
-    if importlib.util.find_spec("gradio") is None:
+    try:
+        gradio_found = importlib.util.find_spec("gradio.blocks") is not None  # not just a leftover folder
+    except ImportError:
+        gradio_found = False
+    if not gradio_found:
         raise click.ClickException("the browser app needs the 'app' extra (Gradio): pip install 'sinkit[app]'")
     from ..app.server import serve
 
