@@ -65,6 +65,14 @@ def _guard(fn: Callable) -> Callable:
     return wrapper
 
 
+def _shown(path: Path) -> str:
+    """A path as the page shows it: ``~/...`` under the user's home folder."""
+    try:
+        return "~/" + str(Path(path).relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 def _notify(notes: list[str]) -> str:
     for note in notes:
         gr.Warning(note)
@@ -95,7 +103,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
         session = gr.State({})
         gr.Markdown(
             "## sinkit: learn a generative model from one image\n"
-            f"Runs are stored in `{store.root}` (normal `sinkit train --out` folders: the command line can use them). "
+            f"Runs are stored in `{_shown(store.root)}` (normal `sinkit train --out` folders: the command line can use them). "
             f"Training queue: {queue.max_running} at a time."
         )
         with gr.Row(equal_height=True):
@@ -543,14 +551,14 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
                 return ""
             job = store.job(name) or {}
             run_dir = store.run_dir(name)
-            lines = [f"**Run folder** `{run_dir}`"]
+            lines = [f"**Run folder** `{_shown(run_dir)}`"]
             if job.get("command"):
                 cmd = job["command"]
                 lines.append("**Same training on the command line** (add `--resume` to continue it there):\n```\n" + cmd + "\n```")
             lines.append(f"**Use it from the command line**\n```\nsinkit sample {run_dir} --num 8\nsinkit info {run_dir}\n```")
             log = store.log_path(name)
             if log.exists():
-                lines.append(f"Training log: `{log}`")
+                lines.append(f"Training log: `{_shown(log)}`")
             return "\n\n".join(lines)
 
         def table_rows() -> list[list[str]]:
@@ -704,7 +712,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
             folder = out_dir(name, "samples")
             files, sheet = actions.draw_samples(model, folder, num=int(n), seed=int(s or 0), start_scale=int(start or 0), scale_h=float(sh), scale_v=float(sv))
             archive = actions.zip_files([*files, sheet], folder / "samples.zip")
-            note = f"{len(files)} samples of {files[0] and _size(files[0])} px in `{folder}`"
+            note = f"{len(files)} samples of {_size(files[0])} px in `{_shown(folder)}`"
             return [(str(f), f.stem) for f in files], str(archive), note
 
         sample_btn.click(_guard(on_sample), [run, num, sample_seed, start_scale, scale_h, scale_v], [samples, samples_zip, sample_note])
