@@ -254,8 +254,10 @@ def test_overall_progress_of_a_pyramid(tiny_model):
     assert whole["fraction"] == pytest.approx((work[0] + work[1] / 2) / work.sum())
     assert whole["eta"] == pytest.approx(2.0 + 40 * work[2] / (10.0 * work[1]))
     assert overall({"bars": [bar]}, None)["scope"] == "stage"
-    phased = SimpleNamespace(info={"phases": [{"name": "prior", "iters": 100}, {"name": "joint", "iters": 300}]})
+    phased = SimpleNamespace(info={"phases": [{"name": "prior (net A)", "iters": 100}, {"name": "joint", "iters": 300}]})
     joint = {"desc": "joint (2 phases)", "n": 100, "total": 300, "rate": 20.0, "elapsed": 5.0, "postfix": ""}
+    prior = {"desc": "prior (net A) (2 phases)", "n": 50, "total": 100, "rate": 10.0, "elapsed": 5.0, "postfix": ""}
+    assert overall({"bars": [prior]}, phased) == {"fraction": 0.125, "eta": 35.0, "scope": "run"}
     assert overall({"bars": [joint]}, phased) == {"fraction": 0.5, "eta": 10.0, "scope": "run"}
     assert overall(None)["fraction"] is None
     assert (format_seconds(75), format_seconds(5400), format_seconds(None)) == ("1 min 15 s", "1 h 30 min", "?")

@@ -13,6 +13,7 @@ and the run's checkpoint (:func:`overall`) to say how far the whole run is.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import weakref
@@ -213,7 +214,8 @@ def overall(progress: dict | None, model: Any = None, iters: int | None = None) 
     phases = (getattr(model, "info", None) or {}).get("phases") if model is not None else None
     if phases:
         names = [p["name"] for p in phases]
-        current = next((i for i, name in enumerate(names) if bar["desc"].split(" (")[0] == name), None)
+        shown = re.sub(r" \(\d+ phases\)$", "", bar["desc"])  # train_iterations' bar: "<phase> (<k> phases)"
+        current = next((i for i, name in enumerate(names) if shown == name), None)
         if current is not None:
             total_all = sum(int(p["iters"]) for p in phases)
             done = sum(int(p["iters"]) for p in phases[:current]) + n

@@ -330,7 +330,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
             names = {s.name for s in info.inputs[1:]}
             updates += [gr.update(visible=n in names) for n in extra]
             updates += [gr.update(visible=m == name) for (m, _), _c in option_items]
-            return updates
+            return [*updates, ""]  # other settings belong to the previous method's config
 
         task.change(lambda t: gr.update(visible=t == "super-resolution"), task, factor)
 
@@ -353,7 +353,7 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
             comp.change(_guard(on_preset), [method, preset, task, factor], preset_outputs, show_progress="hidden")
         method.change(
             _guard(on_method), method,
-            [preset, usage, task, factor, iters, max_size, seed, *extra.values(), *[c for _, c in option_items]],
+            [preset, usage, task, factor, iters, max_size, seed, *extra.values(), *[c for _, c in option_items], other],
         ).then(_guard(on_preset), [method, preset, task, factor], preset_outputs, show_progress="hidden")
 
         def settings(method_name, preset_name, task_value, factor_value, iters_value, max_size_value, seed_value, other_text, *option_values):
