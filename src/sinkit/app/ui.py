@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import html
+import shutil
 import time
 import traceback
 from importlib import resources
@@ -420,15 +421,19 @@ def build_app(store: RunStore, queue: JobQueue, *, limits: Limits | None = None,
             run_dir = store.run_dir(name)
             (run_dir / "inputs").mkdir(parents=True, exist_ok=False)
             stored = {}
-            for input_name, path in files.items():
-                spec = next(s for s in info.inputs if s.name == input_name)
-                if spec.kind == "mask":
-                    from ..core.io import load_mask
+            try:
+                for input_name, path in files.items():
+                    spec = next(s for s in info.inputs if s.name == input_name)
+                    if spec.kind == "mask":
+                        from ..core.io import load_mask
 
-                    tensor = load_mask(path).expand(-1, 3, -1, -1) * 2 - 1
-                else:
-                    tensor = load_image(path)
-                stored[input_name] = save_image(tensor, run_dir / "inputs" / f"{input_name}.png")
+                        tensor = load_mask(path).expand(-1, 3, -1, -1) * 2 - 1
+                    else:
+                        tensor = load_image(path)
+                    stored[input_name] = save_image(tensor, run_dir / "inputs" / f"{input_name}.png")
+            except BaseException:
+                shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run keeps the name
+                raise
             task_name = "sr" if args[2] == "super-resolution" else "generate"
             from ..core.config import config_to_dict
 
