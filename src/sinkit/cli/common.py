@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -50,33 +48,17 @@ def parse_scales(text: str, num_scales: int, valid: range | None = None, param_h
 
 
 def parse_set(items, config) -> dict[str, Any]:
-    """``--set KEY=VALUE`` options as config overrides, each value parsed as JSON and type-checked.
+    """``--set KEY=VALUE`` options as config overrides (:func:`sinkit.core.config.parse_overrides`).
 
     Raises:
         click.BadParameter: malformed item, unknown field or a value of the wrong type.
     """
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        key, value = item.split("=", 1)
-        key = key.strip().replace("-", "_")
-        if key not in fields:
-            raise click.BadParameter(f"{type(config).__name__} has no field {key!r}; fields: {', '.join(fields)}", param_hint="--set")
-        current = getattr(config, key)
-        try:
-            parsed = json.loads(value.lower() if isinstance(current, bool) else value)
-        except json.JSONDecodeError:
-            parsed = value
-        if isinstance(current, tuple):
-            parsed = tuple(parsed)
-        elif isinstance(current, float) and isinstance(parsed, int) and not isinstance(parsed, bool):
-            parsed = float(parsed)
-        if current is not None and not isinstance(parsed, type(current)):
-            raise click.BadParameter(f"{key} expects {type(current).__name__}, got {value!r}", param_hint="--set")
-        out[key] = parsed
-    return out
+    from ..core.config import parse_overrides
+
+    try:
+        return parse_overrides(items, config)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--set") from None
 
 
 def friendly_errors(fn):

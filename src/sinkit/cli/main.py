@@ -267,6 +267,39 @@ def info(model_dir):
     click.echo(load(model_dir, device="cpu").describe())
 
 
+# ----------------------------------------------------------------------------- app
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 127.0.0.1 = this machine only (0.0.0.0: every network; the page has no login).")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--runs", "runs_dir", default="~/sinkit-runs", show_default=True, type=click.Path(file_okay=False), help="Folder of the runs (normal sinkit run directories; the CLI can use them).")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Trainings at the same time (one is right for a CPU).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="Torch threads per training.  [default: torch's, or OMP_NUM_THREADS]")
+@click.option("--max-upload-mb", default=25, show_default=True, type=click.IntRange(1, 2000), help="Largest accepted upload, MB.")
+@DEVICE_OPTION
+def app(host, port, runs_dir, jobs, threads, max_upload_mb, device):
+    """Serve the browser app: upload an image, train with live progress, sample, paint, mask and edit in the page.
+
+    Prints the URL to open; binds to this machine only unless --host says otherwise.
+    Needs the app extra: pip install 'sinkit[app]'.
+
+    \b
+    Example:
+      sinkit app --runs ~/sinkit-runs --port 7860
+    """
+    try:
+        gradio_found = importlib.util.find_spec("gradio.blocks") is not None  # not just a leftover folder
+    except ImportError:
+        gradio_found = False
+    if not gradio_found:
+        raise click.ClickException("the browser app needs the 'app' extra (Gradio): pip install 'sinkit[app]'")
+    from ..app.server import serve
+
+    try:
+        serve(host, port, runs_dir, jobs=jobs, threads=threads, device=device, max_upload_mb=max_upload_mb)
+    except (RuntimeError, OSError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+
+
 def _add_plugins():
     from ..core.registry import method_modules
     from . import evaluation, tasks

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 from typing import Any, TypeVar
 
-__all__ = ["config_to_dict", "config_from_dict", "replace_config", "resolve_config"]
+__all__ = ["config_to_dict", "config_from_dict", "replace_config", "resolve_config", "parse_overrides"]
 
 C = TypeVar("C")
 
@@ -71,3 +72,55 @@ def resolve_config(method_class: Any, config: Any = None) -> Any:
     if not isinstance(config, method_class.config_class):
         raise TypeError(f"expected a {method_class.config_class.__name__} or a preset name, got {type(config).__name__}")
     return config
+
+
+def parse_overrides(items, config: Any) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as config overrides, each value parsed as JSON and type-checked.
+
+    What ``sinkit train --set`` and the browser app's "other settings" box accept:
+    ``d_steps=1``, ``lr_g=1e-4``, ``betas=[0.5, 0.9]``, ``noise_padding=true``; a value
+    that is not JSON is taken as a string.
+
+    Args:
+        items: iterable of ``"KEY=VALUE"`` strings (``-`` in keys is read as ``_``).
+        config: the config the overrides apply to (its field types are the reference).
+
+    Returns:
+        ``{field: value}``, ready for :func:`replace_config`.
+
+    Raises:
+        ValueError: an item without ``=``, an unknown field, or a value of the wrong type
+            (the message names the item).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class C:
+        ...     iters: int = 10
+        ...     lr: float = 1e-3
+        >>> parse_overrides(["iters=5", "lr=1"], C())
+        {'iters': 5, 'lr': 1.0}
+    """
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        value = value.strip()
+        if key not in fields:
+            raise ValueError(f"{type(config).__name__} has no field {key!r}; fields: {', '.join(fields)}")
+        current = getattr(config, key)
+        try:
+            parsed = json.loads(value.lower() if isinstance(current, bool) else value)
+        except json.JSONDecodeError:
+            parsed = value
+        if isinstance(current, tuple) and isinstance(parsed, list):
+            parsed = tuple(parsed)
+        elif isinstance(current, float) and isinstance(parsed, int) and not isinstance(parsed, bool):
+            parsed = float(parsed)
+        if current is not None and not isinstance(parsed, type(current)):
+            raise ValueError(f"{key} expects {type(current).__name__}, got {value!r}")
+        out[key] = parsed
+    return out
