@@ -238,13 +238,16 @@ def test_every_phase_steps_and_sampling_any_size(image):
         model.sample(1, size=(90, 128))
 
 
-def test_resume_is_bit_identical(image):
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_resume_is_bit_identical(image, fast_path):
     cfg = replace(TINY, dep_iters=3, dip_iters=3, joint_iters=3)
+    if fast_path:  # the fast preset's shortcuts: fake-LR pool, no PT loss, frozen G in the joint phase
+        cfg = replace(cfg, joint_pool=2, lr_pt=0.0, lr_joint_g=0.0)
     straight = PetsGANTrainer(image, cfg, vgg="random")
     straight.run(progress=False)
 
     first = PetsGANTrainer(image, cfg, vgg="random")
-    for phase, n in (("dep", 3), ("dip", 1)):
+    for phase, n in (("dep", 3), ("dip", 3), ("joint", 1)):
         for _ in range(n):
             first.step(phase)
     tensors, meta = first.state_tensors()
@@ -266,3 +269,21 @@ def test_presets_are_valid_and_fast_is_smaller():
         replace(paper, crop_size=100)
     with pytest.raises(ValueError, match="prior_images"):
         replace(paper, prior="folder")
+
+
+def test_train_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):
+    from sinkit.petsgan import PetsGAN
+    from sinkit.petsgan.training import train
+
+    cfg = replace(TINY, dep_iters=2, dip_iters=2, joint_iters=2)
+    straight = train(image, cfg, out_dir=str(tmp_path / "a"), progress=False, vgg="random")
+    train(image, cfg, out_dir=str(tmp_path / "b"), progress=False, vgg="random", stop_after=3)
+    assert not (tmp_path / "b" / "model.safetensors").exists()
+    resumed = train(image, cfg, out_dir=str(tmp_path / "b"), resume=True, progress=False, vgg="random")
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    loaded = PetsGAN.load(tmp_path / "a")
+    assert loaded.config == cfg and loaded.info["prior"]["kind"] == "augment"
+    assert torch.equal(loaded.sample(2, generator=5), straight.sample(2, generator=5))
+    with pytest.raises(ValueError, match="another config"):
+        train(image, replace(cfg, lr_g=1e-3), out_dir=str(tmp_path / "b"), resume=True, progress=False, vgg="random")

@@ -103,7 +103,7 @@ class PetsGANConfig:
     sparsity_weight: float = 1.0
     """weight of the attention sparsity term of eq. 8"""
     lr_pt: float = 1e-5
-    """official ``lr_lpm``"""
+    """official ``lr_lpm``; 0 skips the PT loss terms in the DIPNet phase (the convs stay as initialised)"""
 
     # --- DIPNet: IR network (official ``recnet``: noud, conv up-mode = conv + PixelShuffle)
     ir_channels: int = 64
@@ -143,6 +143,10 @@ class PetsGANConfig:
     """linear LR warm-up of G and F in the joint phase (paper: "warm up strategy"; length ours)"""
 
     # --- speed (not in the paper)
+    joint_pool: int = 0
+    """>0: the joint phase draws its fake LR inputs (``PT(G(z))``) from a pool of this many, made once
+    when the phase starts (the official code draws fresh ones; G hardly moves there: lr 1e-6 and no
+    gradient through PT at tau 1e-5)"""
     crop_size: int = 0
     """HR crop side for IR / discriminator training, multiple of ``factor``; 0 = whole image (official)"""
     bf16: bool = False
@@ -154,7 +158,8 @@ class PetsGANConfig:
                      "dep_batch", "joint_batch", "patch_size", "dep_d_channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dep_iters", "dip_iters", "joint_iters", "pt_iters", "warmup_iters", "crop_size"):
+        for name in ("dep_iters", "dip_iters", "joint_iters", "pt_iters", "warmup_iters", "crop_size",
+                     "joint_pool"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.factor & (self.factor - 1):
@@ -200,6 +205,9 @@ PRESETS: dict[str, PetsGANConfig] = {
         dip_iters=800,
         ir_lr_step=300,
         joint_iters=150,
+        joint_pool=24,
+        lr_joint_g=0.0,
+        lr_pt=0.0,
         d_channels=32,
         warmup_iters=30,
         crop_size=96,

@@ -48,6 +48,32 @@ class PetsGAN(nn.Module):
         self.register_buffer("fixed_noise", torch.zeros(1, 1, h, w))
         self.info: dict = {}
 
+    # ------------------------------------------------------------------ files
+    def save(self, directory) -> None:
+        """Write ``model.safetensors`` + ``config.json`` (config, sizes, info) to ``directory``."""
+        from ..core.checkpoint import save_checkpoint
+        from ..core.config import config_to_dict
+
+        save_checkpoint(directory, self.state_dict(), {
+            "method": "petsgan", "config": config_to_dict(self.config), "info": self.info,
+            "hr_size": list(self.hr.shape[-2:]),
+        })
+
+    @classmethod
+    def load(cls, directory, device: str | torch.device = "cpu") -> "PetsGAN":
+        """Rebuild a saved model (strict state-dict load), in eval mode."""
+        from ..core.checkpoint import CheckpointError, load_checkpoint
+        from ..core.config import config_from_dict
+
+        tensors, meta = load_checkpoint(directory)
+        if meta["method"] != "petsgan":
+            raise CheckpointError(f"{directory} holds a {meta['method']} model, not petsgan")
+        config = config_from_dict(PetsGANConfig, meta["config"])
+        model = cls(config, tensors["hr"], tensors["lr"])
+        model.load_state_dict(tensors, strict=True)
+        model.info = dict(meta.get("info", {}))
+        return model.to(device).eval()
+
     # ------------------------------------------------------------------ pieces
     @property
     def reference(self) -> torch.Tensor:

@@ -99,6 +99,7 @@ class PetsGANTrainer:
         ])
         self.opt_d_hr = torch.optim.Adam(self.d_hr.parameters(), lr=c.lr_d_hr)
         self.iteration = {p: 0 for p in PHASES}
+        self.pool: torch.Tensor | None = None  # joint-phase fake LR pool (``joint_pool``)
 
     # ------------------------------------------------------------------ helpers
     def phase_length(self, phase: str) -> int:
@@ -193,10 +194,13 @@ class PetsGANTrainer:
         hr_real = self.model.hr.flip(-1) if flip else self.model.hr
         self.opt_dip.zero_grad(set_to_none=True)
         noisy = lr_real + c.pt_noise * torch.randn(lr_real.shape, generator=generator).to(lr_real)
-        with self._autocast():
-            pm, attn = self.model.pt(noisy, self.model.reference, tau=c.pt_tau_train, iterations=1)
-        loss_pt = F.mse_loss(pm.float(), lr_real)
-        loss_sp = sparsity_loss(attn)
+        if c.lr_pt > 0:
+            with self._autocast():
+                pm, attn = self.model.pt(noisy, self.model.reference, tau=c.pt_tau_train, iterations=1)
+            loss_pt = F.mse_loss(pm.float(), lr_real)
+            loss_sp = sparsity_loss(attn)
+        else:
+            loss_pt = loss_sp = torch.zeros(())
         lr_c, hr_c = self._crop(lr_real, hr_real, generator)
         with self._autocast():
             rec = self.model.ir(self._ir_noise(lr_c, generator)).float()
@@ -207,14 +211,24 @@ class PetsGANTrainer:
         return {"ir": loss_ir.item(), "pt": loss_pt.item(), "sparsity": loss_sp.item()}
 
     # ------------------------------------------------------------------ phase 3: joint
-    def _fake_hr(self, generator: torch.Generator) -> torch.Tensor:
+    def _fake_lr(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         c = self.config
         with torch.no_grad(), self._autocast():
             # The official joint phase runs PT at tau = 1e-5: the pasted weight is 1.0 in float32, so
             # DEPNet receives no gradient through it (its lr is 1e-6 anyway); computing PT without
             # autograd gives the same numbers at a fraction of the memory.
-            fake_lr = self.model.pt(self.g(self._noise(c.joint_batch, generator)), self.model.reference,
-                                    tau=c.pt_tau, iterations=c.pt_iters, hard=c.pt_hard)[0].float()
+            return self.model.pt(self.g(self._noise(batch, generator)), self.model.reference,
+                                 tau=c.pt_tau, iterations=c.pt_iters, hard=c.pt_hard)[0].float()
+
+    def _fake_hr(self, generator: torch.Generator) -> torch.Tensor:
+        c = self.config
+        if c.joint_pool:
+            if self.pool is None:
+                self.pool = torch.cat([self._fake_lr(1, generator) for _ in range(c.joint_pool)])
+            idx = torch.randint(0, c.joint_pool, (c.joint_batch,), generator=generator)
+            fake_lr = self.pool[idx.to(self.pool.device)]
+        else:
+            fake_lr = self._fake_lr(c.joint_batch, generator)
         fake_lr, _ = self._crop(fake_lr, None, generator)
         with self._autocast():
             return self.model.ir(fake_lr).float()
@@ -294,6 +308,8 @@ class PetsGANTrainer:
             tensors.update(t)
             meta["optimizers"][name] = groups
         tensors["rng"] = self.generator.get_state()
+        if self.pool is not None:
+            tensors["pool"] = self.pool
         tensors["prior"] = self.prior_images
         meta["prior"] = self.prior.record()
         meta["info"] = self.model.info
@@ -308,6 +324,7 @@ class PetsGANTrainer:
             load_optimizer_tensors(getattr(self, name), name, tensors, meta["optimizers"][name])
         self.generator.set_state(tensors["rng"])
         self.prior_images = tensors["prior"].to(self.device)
+        self.pool = tensors["pool"].to(self.device) if "pool" in tensors else None
         self.iteration = {p: int(meta["iteration"][p]) for p in PHASES}
         self.model.info.update(meta.get("info", {}))
 
@@ -334,3 +351,100 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, prefix: str, tensors: dic
         if "betas" in g:
             g["betas"] = tuple(g["betas"])
     opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+STATE_DIR = "train_state"
+
+
+def train(
+    image: torch.Tensor,
+    config: PetsGANConfig,
+    *,
+    out_dir: str | None = None,
+    resume: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    checkpoint_every: float = 120.0,
+    stop_after: int | None = None,
+    vgg: str = "auto",
+    prior: PriorSet | None = None,
+) -> PetsGAN:
+    """Train PetsGAN on one image, checkpointing so an interrupted run resumes bit-identically.
+
+    The full training state (networks, optimizers, RNG, prior set, phase
+    counters) is written to ``out_dir/train_state/`` every ``checkpoint_every``
+    seconds and at the end of every phase; the finished model to ``out_dir``
+    (:meth:`PetsGAN.save`).  Interim driver until the core's per-iteration
+    driver (issue 8) takes over.
+
+    Args:
+        image: ``(1, 3, H, W)`` in ``[-1, 1]``.
+        config: hyperparameters (``PRESETS``).
+        out_dir: checkpoint folder (None: nothing saved).
+        resume: continue ``out_dir/train_state`` when present.
+        stop_after: stop after this many iterations in total (tests, interruption).
+        vgg: patch-transfer init (see :class:`PetsGANTrainer`).
+
+    Returns:
+        The trained :class:`PetsGAN` (in eval mode).
+
+    Raises:
+        ValueError: image too small; ``resume`` with another config or image.
+    """
+    import time
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from ..core.checkpoint import load_checkpoint, save_checkpoint
+    from ..core.config import config_to_dict
+
+    trainer = PetsGANTrainer(image, config, device=device, vgg=vgg, prior=prior)
+    state_dir = Path(out_dir) / STATE_DIR if out_dir is not None else None
+    elapsed = {p: 0.0 for p in PHASES}
+    if resume and state_dir is not None and (state_dir / "model.safetensors").exists():
+        tensors, meta = load_checkpoint(state_dir)
+        if meta["config"] != config_to_dict(config):
+            raise ValueError(f"cannot resume {out_dir}: it was trained with another config")
+        if not torch.equal(tensors["model.hr"], trainer.model.hr.cpu()):
+            raise ValueError(f"cannot resume {out_dir}: it was trained on a different image")
+        trainer.load_state_tensors(tensors, meta)
+        elapsed.update(meta.get("train_seconds", {}))
+
+    def save_state():
+        if state_dir is None:
+            return
+        tensors, meta = trainer.state_tensors()
+        save_checkpoint(state_dir, tensors, {"method": "petsgan-train-state", "config": config_to_dict(config),
+                                             "train_seconds": elapsed, **meta})
+
+    done = 0
+    last = time.perf_counter()
+    for phase in PHASES:
+        total = trainer.phase_length(phase)
+        bar = tqdm(total=total, initial=trainer.iteration[phase], desc=f"petsgan {phase}", disable=not progress)
+        t0 = time.perf_counter()
+        base = elapsed[phase]
+        while trainer.iteration[phase] < total:
+            if stop_after is not None and done >= stop_after:
+                elapsed[phase] = base + time.perf_counter() - t0
+                save_state()
+                bar.close()
+                return trainer.model.eval()
+            losses = trainer.step(phase)
+            done += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+            if time.perf_counter() - last > checkpoint_every:
+                elapsed[phase] = base + time.perf_counter() - t0
+                save_state()
+                last = time.perf_counter()
+        elapsed[phase] = base + time.perf_counter() - t0
+        bar.close()
+        save_state()
+    model = trainer.model.eval()
+    model.info["train_seconds"] = {p: round(v, 2) for p, v in elapsed.items()}
+    model.info["iterations"] = dict(trainer.iteration)
+    if out_dir is not None:
+        model.save(out_dir)
+    return model
