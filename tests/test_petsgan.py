@@ -9,7 +9,8 @@ import torch
 
 from sinkit.core.resize import resize
 from sinkit.core.weights import WeightsUnavailable
-from sinkit.petsgan import PRESETS, PetsGANConfig, PetsGANTrainer, prepare_images
+from sinkit.core.state import flatten_state
+from sinkit.petsgan import PRESETS, PetsGAN, PetsGANConfig, PetsGANTrainer, prepare_images
 from sinkit.petsgan.biggan import BigGAN, load_biggan
 from sinkit.petsgan.data import hr_size
 from sinkit.petsgan.networks import (
@@ -30,6 +31,17 @@ TINY = replace(
     dep_channels=4, dep_d_channels=4, ir_channels=8, d_channels=4, dep_batch=2, augment_count=4, lr_copies=2,
     dep_iters=2, dip_iters=2, joint_iters=2, pt_iters=2, warmup_iters=2, prior="augment", crop_size=64,
 )
+
+
+def make_trainer(image, cfg):
+    hr, _ = prepare_images(image, cfg.max_size, cfg.factor)
+    torch.manual_seed(cfg.seed)
+    return PetsGANTrainer(PetsGAN(cfg, {"image": hr}))
+
+
+def flat(trainer):
+    tensors, _ = flatten_state({"model": dict(trainer.model.state_dict()), "trainer": trainer.get_state()})
+    return tensors
 
 
 @pytest.fixture(scope="module")
@@ -224,18 +236,22 @@ def test_biggan_prior_code_path_with_a_small_random_generator(image):
 
 # ----------------------------------------------------------------------------- training
 def test_every_phase_steps_and_sampling_any_size(image):
-    tr = PetsGANTrainer(image, TINY, vgg="random")
-    assert tr.model.info["pt_init"] == "random" and tr.model.info["prior"]["kind"] == "augment"
-    model = tr.run(progress=False)
+    tr = make_trainer(image, TINY)
+    assert tr.model.info["prior"]["kind"] == "augment"
+    model = tr.run(progress=False).eval()
     assert tr.iteration == {"dep": 2, "dip": 2, "joint": 2}
     s = model.sample(2, generator=0)
     assert s.shape == (2, 3, 96, 128) and torch.isfinite(s).all()
     assert torch.equal(s, model.sample(2, generator=0))
     assert not torch.equal(s, model.sample(2, generator=1))
     assert model.sample(1, size=(96, 200), generator=0).shape == (1, 3, 96, 200)
-    assert model.reconstruct().shape == (1, 3, 96, 128)
+    assert model.reconstruction().shape == (1, 3, 96, 128)
     with pytest.raises(ValueError, match="multiples of 8"):
         model.sample(1, size=(90, 128))
+    out = model.inject(torch.rand(1, 3, 50, 70) * 2 - 1, 0, num=2)
+    assert out.shape == (2, 3, 96, 128) and torch.equal(out[0], out[1])
+    with pytest.raises(ValueError, match="one injection scale"):
+        model.inject(out[:1], 1)
 
 
 @pytest.mark.parametrize("fast_path", [False, True])
@@ -243,19 +259,20 @@ def test_resume_is_bit_identical(image, fast_path):
     cfg = replace(TINY, dep_iters=3, dip_iters=3, joint_iters=3)
     if fast_path:  # the fast preset's shortcuts: fake-LR pool, no PT loss, frozen G in the joint phase
         cfg = replace(cfg, joint_pool=2, lr_pt=0.0, lr_joint_g=0.0)
-    straight = PetsGANTrainer(image, cfg, vgg="random")
+    straight = make_trainer(image, cfg)
     straight.run(progress=False)
 
-    first = PetsGANTrainer(image, cfg, vgg="random")
+    first = make_trainer(image, cfg)
     for phase, n in (("dep", 3), ("dip", 3), ("joint", 1)):
         for _ in range(n):
             first.step(phase)
-    tensors, meta = first.state_tensors()
-    tensors = {k: v.clone() for k, v in tensors.items()}
-    second = PetsGANTrainer(image, cfg, vgg="random")
-    second.load_state_tensors(tensors, meta)
+    model_state = {k: v.clone() for k, v in first.model.state_dict().items()}
+    state = first.get_state()
+    second = make_trainer(image, cfg)
+    second.model.load_state_dict(model_state)
+    second.set_state(state)
     second.run(progress=False)
-    a, b = straight.state_tensors()[0], second.state_tensors()[0]
+    a, b = flat(straight), flat(second)
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
@@ -271,19 +288,21 @@ def test_presets_are_valid_and_fast_is_smaller():
         replace(paper, prior="folder")
 
 
-def test_train_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):
-    from sinkit.petsgan import PetsGAN
-    from sinkit.petsgan.training import train
+def test_fit_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):
+    import sinkit
 
     cfg = replace(TINY, dep_iters=2, dip_iters=2, joint_iters=2)
-    straight = train(image, cfg, out_dir=str(tmp_path / "a"), progress=False, vgg="random")
-    train(image, cfg, out_dir=str(tmp_path / "b"), progress=False, vgg="random", stop_after=3)
-    assert not (tmp_path / "b" / "model.safetensors").exists()
-    resumed = train(image, cfg, out_dir=str(tmp_path / "b"), resume=True, progress=False, vgg="random")
+    straight = PetsGAN.fit(image, cfg, out_dir=tmp_path / "a", progress=False, vgg="random", device="cpu")
+    assert straight.complete and straight.info["pt_init"] == "random"
+    part = PetsGAN.fit(image, cfg, out_dir=tmp_path / "b", progress=False, vgg="random", device="cpu", stop_after=3)
+    assert not part.complete
+    resumed = PetsGAN.fit(image, cfg, out_dir=tmp_path / "b", resume=True, progress=False, vgg="random", device="cpu")
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
-    loaded = PetsGAN.load(tmp_path / "a")
-    assert loaded.config == cfg and loaded.info["prior"]["kind"] == "augment"
+    loaded = sinkit.load(tmp_path / "a", device="cpu")
+    assert isinstance(loaded, PetsGAN) and loaded.config == cfg and loaded.info["prior"]["kind"] == "augment"
     assert torch.equal(loaded.sample(2, generator=5), straight.sample(2, generator=5))
-    with pytest.raises(ValueError, match="another config"):
-        train(image, replace(cfg, lr_g=1e-3), out_dir=str(tmp_path / "b"), resume=True, progress=False, vgg="random")
+    assert "augment" in loaded.describe()
+    with pytest.raises(ValueError, match="config differs"):
+        PetsGAN.fit(image, replace(cfg, lr_g=1e-3), out_dir=tmp_path / "b", resume=True, progress=False, vgg="random",
+                    device="cpu")

@@ -78,6 +78,13 @@ WEIGHTS: dict[str, WeightFile] = {
             "SINKIT_LPIPS_WEIGHTS",
             "LPIPS v0.1 linear layers for AlexNet",
         ),
+        WeightFile(
+            "vgg19",
+            "vgg19-dcbb9e9d.pth",
+            "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+            "SINKIT_VGG19_WEIGHTS",
+            "VGG-19 ImageNet features (torchvision; PetsGAN patch-transfer conv1, perceptual losses)",
+        ),
     )
 }
 

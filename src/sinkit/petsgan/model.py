@@ -10,9 +10,12 @@ Sampling (paper fig. 1, official ``sample``): ``z ~ N(0, 1)`` at the LR size,
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
-from .config import PetsGANConfig
+from ..core.capabilities import Injectable, Sampler
+from ..core.model import OptionSpec, SingleImageModel
+from ..core.registry import register_method
+from ..core.resize import resize
+from .config import PRESETS, PRIOR_KINDS, PetsGANConfig
 from .networks import DEPNet, IRNet, PatchTransfer
 
 __all__ = ["PetsGAN"]
@@ -24,55 +27,61 @@ def _as_generator(generator: torch.Generator | int | None) -> torch.Generator | 
     return generator
 
 
-class PetsGAN(nn.Module):
-    """DEPNet + DIPNet, ready to sample.
+@register_method("petsgan")
+class PetsGAN(SingleImageModel, Sampler, Injectable):
+    """DEPNet + DIPNet, ready to sample (paper fig. 1).
 
-    Buffers: ``hr`` ``(1, 3, H, W)``, ``lr`` ``(1, 3, H/f, W/f)``, ``fixed_noise``
-    ``(1, 1, H/f, W/f)`` (the reconstruction noise of DEPNet's training).
+    Training inputs: ``image``, stored as the buffer ``real``: the HR image
+    (:func:`sinkit.petsgan.data.prepare_images`).  Other buffers: ``lr``
+    ``(1, 3, H/f, W/f)`` and ``fixed_noise`` ``(1, 1, H/f, W/f)`` (DEPNet's
+    reconstruction noise).  Modules: ``depnet`` (the EMA weights), ``pt``, ``ir``.
 
     Args:
         config: hyperparameters.
-        hr, lr: the training pair (:func:`sinkit.petsgan.data.prepare_images`).
+        inputs: ``{"image": HR (1, 3, H, W)}`` with ``H, W`` multiples of ``config.factor``.
     """
 
-    def __init__(self, config: PetsGANConfig, hr: torch.Tensor, lr: torch.Tensor):
-        super().__init__()
-        self.config = config
-        h, w = lr.shape[-2:]
+    config_class = PetsGANConfig
+    presets = PRESETS
+    options = (
+        OptionSpec("--prior-images", "prior_images", "Folder of images for DEPNet's external prior.", str),
+        OptionSpec("--prior", "prior", "External prior set of DEPNet.", str, PRIOR_KINDS),
+    )
+    usage = ("PetsGAN models draw random samples (`sinkit sample`) and run paint / edit / harmonize / transfer "
+             "through DIPNet (one scale: 0).")
+
+    def __init__(self, config: PetsGANConfig, inputs, info: dict | None = None):
+        super().__init__(config, inputs, info)
+        hr = self.real
+        f = config.factor
+        if hr.shape[-2] % f or hr.shape[-1] % f:
+            raise ValueError(f"PetsGAN's HR image must have sides that are multiples of {f}, got {tuple(hr.shape[-2:])}")
+        h, w = hr.shape[-2] // f, hr.shape[-1] // f
         self.depnet = DEPNet(config.dep_channels, config.pos_channels, (h, w), config.pe_extension)
         self.pt = PatchTransfer(config.patch_size)
-        stages = config.factor.bit_length() - 1
-        self.ir = IRNet(config.ir_channels, stages, norm=config.ir_norm == "in")
-        self.register_buffer("hr", hr.detach().clone())
-        self.register_buffer("lr", lr.detach().clone())
+        self.ir = IRNet(config.ir_channels, f.bit_length() - 1, norm=config.ir_norm == "in")
+        self.register_buffer("lr", resize(hr, (h, w)))
         self.register_buffer("fixed_noise", torch.zeros(1, 1, h, w))
-        self.info: dict = {}
 
-    # ------------------------------------------------------------------ files
-    def save(self, directory) -> None:
-        """Write ``model.safetensors`` + ``config.json`` (config, sizes, info) to ``directory``."""
-        from ..core.checkpoint import save_checkpoint
-        from ..core.config import config_to_dict
-
-        save_checkpoint(directory, self.state_dict(), {
-            "method": "petsgan", "config": config_to_dict(self.config), "info": self.info,
-            "hr_size": list(self.hr.shape[-2:]),
-        })
+    @property
+    def hr(self) -> torch.Tensor:
+        """The HR training image ``(1, 3, H, W)`` (the ``real`` buffer)."""
+        return self.real
 
     @classmethod
-    def load(cls, directory, device: str | torch.device = "cpu") -> "PetsGAN":
-        """Rebuild a saved model (strict state-dict load), in eval mode."""
-        from ..core.checkpoint import CheckpointError, load_checkpoint
-        from ..core.config import config_from_dict
+    def _fit(cls, inputs, config, **kwargs) -> "PetsGAN":
+        from .training import fit
 
-        tensors, meta = load_checkpoint(directory)
-        if meta["method"] != "petsgan":
-            raise CheckpointError(f"{directory} holds a {meta['method']} model, not petsgan")
-        config = config_from_dict(PetsGANConfig, meta["config"])
-        model = cls(config, tensors["hr"], tensors["lr"])
-        model.load_state_dict(tensors, strict=True)
-        model.info = dict(meta.get("info", {}))
-        return model.to(device).eval()
+        return fit(cls, inputs, config, **kwargs)
+
+    def describe(self) -> str:
+        lines = [super().describe()]
+        prior = self.info.get("prior")
+        if prior:
+            lines.append(f"prior         {prior.get('kind')}: {prior.get('description')}")
+        lines.append(f"patch conv    {self.info.get('pt_init', '?')} init")
+        lines.append(f"LR            {self.lr.shape[-2]}x{self.lr.shape[-1]} (x{self.config.factor})")
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -91,14 +100,18 @@ class PetsGAN(nn.Module):
         """DIPNet F: ``(B, 3, h, w)`` LR in ``[-1, 1]`` -> ``(B, 3, h f, w f)`` HR (PT then IR)."""
         return self.ir(self.transfer(lr) if transfer else lr)
 
-    # ------------------------------------------------------------------ sampling
+    # ------------------------------------------------------------------ Sampler
+    def output_size(self) -> tuple[int, int]:
+        return int(self.real.shape[-2]), int(self.real.shape[-1])
+
     def lr_size_for(self, size: tuple[int, int] | None) -> tuple[int, int]:
+        """LR size of an output of ``size`` (multiples of ``factor``)."""
         f = self.config.factor
         if size is None:
-            return tuple(self.lr.shape[-2:])
+            return int(self.lr.shape[-2]), int(self.lr.shape[-1])
         h, w = int(size[0]), int(size[1])
-        if h % f or w % f or h < f or w < f:
-            raise ValueError(f"sample size must be positive multiples of {f}, got {(h, w)}")
+        if h % f or w % f or h < 2 * f or w < 2 * f:
+            raise ValueError(f"PetsGAN sample size must be multiples of {f} (at least {2 * f} px), got {(h, w)}")
         return h // f, w // f
 
     @torch.no_grad()
@@ -110,26 +123,66 @@ class PetsGAN(nn.Module):
         return self.depnet(z)
 
     @torch.no_grad()
-    def sample(self, num: int, *, size: tuple[int, int] | None = None, generator: torch.Generator | int | None = None,
-               batch_size: int = 4) -> torch.Tensor:
-        """Random samples ``(num, 3, H, W)`` in ``[-1, 1]``.
+    def sample(self, num: int = 1, *, size: tuple[int, int] | None = None,
+               generator: torch.Generator | int | None = None, batch_size: int = 4, **options) -> torch.Tensor:
+        """Random samples ``(num, 3, H, W)`` in ``[-1, 1]``: ``F(G_ema(z))``, ``z ~ N(0, 1)`` at ``size / factor``.
 
         Args:
-            num: how many.
-            size: output ``(H, W)``, multiples of ``factor`` (default: the training HR size).
+            num: how many (>= 1).
+            size: output ``(H, W)``, multiples of ``factor`` (default: the training HR size); the
+                positional encoding is extended as ``config.pe_extension`` says.
             generator: seed or generator of the noise (same seed, same samples).
             batch_size: samples computed at once (memory).
+
+        Raises:
+            ValueError: ``num < 1``, a size that is not a multiple of ``factor``, or an unknown option.
         """
+        if options:
+            raise ValueError(f"PetsGAN samples take no option(s) {sorted(options)} (one scale: no start scale)")
+        if num < 1:
+            raise ValueError(f"num must be >= 1, got {num}")
         gen = _as_generator(generator)
         lr = self.sample_lr(num, size=size, generator=gen)
         return torch.cat([self.dipnet(lr[i : i + batch_size]) for i in range(0, num, batch_size)])
 
     @torch.no_grad()
-    def reconstruct(self) -> torch.Tensor:
-        """``F(G_ema(z_fixed))``: the sample of the reconstruction noise, ``(1, 3, H, W)``."""
+    def reconstruction(self) -> torch.Tensor:
+        """``F(G_ema(z*))``: the sample of DEPNet's reconstruction noise, ``(1, 3, H, W)``."""
         return self.dipnet(self.depnet(self.fixed_noise))
 
     @torch.no_grad()
     def restore(self, lr: torch.Tensor | None = None) -> torch.Tensor:
-        """``IR(LR)``: DIPNet's reconstruction of the training image (no patch transfer)."""
+        """``IR(LR)``: DIPNet's restoration of the training image (no patch transfer)."""
         return self.ir(self.lr if lr is None else lr)
+
+    # ------------------------------------------------------------------ Injectable (paper fig. 7)
+    def valid_injection_scales(self) -> range:
+        """One scale, 0: the LR level DIPNet starts from."""
+        return range(0, 1)
+
+    def image_at_scale(self, scale: int) -> torch.Tensor:
+        if scale != 0:
+            raise ValueError(f"PetsGAN has one injection scale, 0; got {scale}")
+        return self.lr
+
+    @torch.no_grad()
+    def inject(self, image: torch.Tensor, scale: int = 0, *, num: int = 1, size: tuple[int, int] | None = None,
+               noise: str = "random", generator: torch.Generator | None = None) -> torch.Tensor:
+        """DIPNet on an image: resize to the LR size, patch transfer, IR (paper fig. 7: reconstruction only).
+
+        The result does not depend on noise (DIPNet is deterministic), so ``num`` copies are equal.
+
+        Args:
+            image: ``(1, 3, H, W)`` in ``[-1, 1]``, any size.
+            scale: 0.
+            size: output ``(H, W)`` (multiples of ``factor``; default: the training HR size).
+
+        Raises:
+            ValueError: ``scale`` other than 0, bad size or noise mode.
+        """
+        if scale != 0:
+            raise ValueError(f"PetsGAN has one injection scale, 0; got {scale}")
+        if noise not in ("random", "zero"):
+            raise ValueError(f"noise must be 'random' or 'zero', got {noise!r}")
+        lr = resize(image.to(self.lr.device), self.lr_size_for(size))
+        return self.dipnet(lr).expand(num, -1, -1, -1).clone()

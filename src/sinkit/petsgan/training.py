@@ -31,7 +31,7 @@ from .model import PetsGAN
 from .networks import EMA, DEPNet, LRDiscriminator, MultiScaleDiscriminator, sparsity_loss
 from .priors import PriorSet, build_prior_set
 
-__all__ = ["PetsGANTrainer", "PHASES", "optimizer_tensors", "load_optimizer_tensors", "load_vgg_into"]
+__all__ = ["PetsGANTrainer", "PHASES", "fit", "load_vgg_into"]
 
 PHASES = ("dep", "dip", "joint")
 
@@ -48,44 +48,43 @@ def load_vgg_into(pt, path: str | None = None, *, download: bool = True) -> str:
 
 
 class PetsGANTrainer:
-    """All training state: the model, the training-only networks, optimizers and phase counters.
+    """The training-only state around a :class:`PetsGAN`: raw DEPNet weights, discriminators,
+    optimizers, the prior set, the random generator and the phase counters.
 
     Args:
-        image: ``(1, 3, H, W)`` in ``[-1, 1]``.
-        config: hyperparameters.
+        model: an untrained (or resumed) :class:`PetsGAN`; its ``depnet`` receives the EMA weights.
         device: where to train.
-        prior: a ready :class:`PriorSet` (None: built from ``config``).
+        prior: a ready :class:`PriorSet` (None: built from ``model.config`` unless ``build_prior=False``,
+            e.g. when :meth:`set_state` will restore it).
         biggan: a BigGAN generator for ``prior='biggan'`` (None: the pretrained file).
-        vgg: ``"auto"`` (VGG-19 weights when found, else random), ``"random"``, or a weight file path.
 
     Raises:
-        ValueError: image too small, bad prior folder.
-        WeightsUnavailable: ``prior='biggan'`` without weights.
+        ValueError: bad prior folder.  WeightsUnavailable: ``prior='biggan'`` without weights.
     """
 
-    def __init__(self, image: torch.Tensor, config: PetsGANConfig, *, device: str | torch.device = "cpu",
-                 prior: PriorSet | None = None, biggan=None, vgg: str = "auto"):
-        self.config = c = config
+    def __init__(self, model: PetsGAN, *, device: str | torch.device = "cpu", prior: PriorSet | None = None,
+                 biggan=None, build_prior: bool = True):
+        self.model = model
+        self.config = c = model.config
         self.device = torch.device(device)
-        hr, lr = prepare_images(image.cpu(), c.max_size, c.factor)
         self.generator = torch.Generator().manual_seed(c.seed)
+        lr = model.lr
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)  # weight initialisation
-            self.model = PetsGAN(c, hr, lr)
+            torch.manual_seed(c.seed + 1)  # initialisation of the training-only networks
             self.g = DEPNet(c.dep_channels, c.pos_channels, tuple(lr.shape[-2:]), c.pe_extension)
-            self.model.depnet.load_state_dict(self.g.state_dict())
             self.d_lr = LRDiscriminator(tuple(lr.shape[-2:]), c.dep_d_channels)
             self.d_hr = MultiScaleDiscriminator(c.d_channels, c.d_branches)
-        if vgg != "random":
-            self.model.info["pt_init"] = load_vgg_into(self.model.pt, None if vgg == "auto" else vgg)
-        else:
-            self.model.info["pt_init"] = "random"
-        self.model.fixed_noise.copy_(torch.randn(lr.shape[0], 1, *lr.shape[-2:], generator=self.generator))
-        self.prior = prior if prior is not None else build_prior_set(hr, lr, c, self.generator, biggan=biggan)
-        self.model.info["prior"] = self.prior.record()
+        self.g.load_state_dict(model.depnet.state_dict())
+        if prior is None and build_prior:
+            with torch.no_grad():
+                model.fixed_noise.copy_(torch.randn(model.fixed_noise.shape, generator=self.generator))
+            prior = build_prior_set(model.hr.cpu(), lr.cpu(), c, self.generator, biggan=biggan)
+        self.prior = prior
+        if prior is not None:
+            model.info["prior"] = prior.record()
         for m in (self.model, self.g, self.d_lr, self.d_hr):
             m.to(self.device)
-        self.prior_images = self.prior.images.to(self.device)
+        self.prior_images = prior.images.to(self.device) if prior is not None else None
         self.ema = EMA(self.g, self.model.depnet, c.ema_decay)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=c.lr_g)  # official: Adam defaults everywhere
         self.opt_d_lr = torch.optim.Adam(self.d_lr.parameters(), lr=c.lr_d)
@@ -279,7 +278,8 @@ class PetsGANTrainer:
         return fn[phase](self.generator if generator is None else generator)
 
     def run(self, *, progress: bool = True, on_step: Callable[[str, int, dict], None] | None = None) -> PetsGAN:
-        """Run every unfinished phase to its end (a simple driver; the core's per-iteration driver replaces it)."""
+        """Run every unfinished phase to its end without checkpoints (tests, experiments; :func:`fit` uses the
+        core's per-iteration driver)."""
         from tqdm.auto import tqdm
 
         for phase in PHASES:
@@ -297,154 +297,88 @@ class PetsGANTrainer:
         return self.model
 
     # ------------------------------------------------------------------ state
-    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
-        """Everything needed to resume: tensors (networks, optimizers, RNG, prior set) and JSON metadata."""
-        tensors: dict[str, torch.Tensor] = {}
-        for name, module in (("model", self.model), ("g", self.g), ("d_lr", self.d_lr), ("d_hr", self.d_hr)):
-            tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
-        meta: dict = {"iteration": dict(self.iteration), "optimizers": {}}
-        for name in ("opt_g", "opt_d_lr", "opt_dip", "opt_joint", "opt_d_hr"):
-            t, groups = optimizer_tensors(getattr(self, name), name)
-            tensors.update(t)
-            meta["optimizers"][name] = groups
-        tensors["rng"] = self.generator.get_state()
+    _OPTIMIZERS = ("opt_g", "opt_d_lr", "opt_dip", "opt_joint", "opt_d_hr")
+
+    def get_state(self) -> dict:
+        """Everything besides the model's own weights needed to resume (a tree of tensors and scalars)."""
+        state = {
+            "g": dict(self.g.state_dict()), "d_lr": dict(self.d_lr.state_dict()), "d_hr": dict(self.d_hr.state_dict()),
+            "rng": self.generator.get_state(), "prior": self.prior_images, "iteration": dict(self.iteration),
+            "prior_record": dict(self.model.info.get("prior", {})),
+        }
+        for name in self._OPTIMIZERS:
+            state[name] = getattr(self, name).state_dict()
         if self.pool is not None:
-            tensors["pool"] = self.pool
-        tensors["prior"] = self.prior_images
-        meta["prior"] = self.prior.record()
-        meta["info"] = self.model.info
-        return tensors, meta
+            state["pool"] = self.pool
+        return state
 
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Restore :meth:`state_tensors` output (strict: every network key must match)."""
-        for name, module in (("model", self.model), ("g", self.g), ("d_lr", self.d_lr), ("d_hr", self.d_hr)):
-            sub = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
-            module.load_state_dict(sub, strict=True)
-        for name in ("opt_g", "opt_d_lr", "opt_dip", "opt_joint", "opt_d_hr"):
-            load_optimizer_tensors(getattr(self, name), name, tensors, meta["optimizers"][name])
-        self.generator.set_state(tensors["rng"])
-        self.prior_images = tensors["prior"].to(self.device)
-        self.pool = tensors["pool"].to(self.device) if "pool" in tensors else None
-        self.iteration = {p: int(meta["iteration"][p]) for p in PHASES}
-        self.model.info.update(meta.get("info", {}))
+    def set_state(self, state: dict) -> None:
+        """Restore :meth:`get_state` output (strict for the networks)."""
+        for name in ("g", "d_lr", "d_hr"):
+            getattr(self, name).load_state_dict(state[name], strict=True)
+        for name in self._OPTIMIZERS:
+            getattr(self, name).load_state_dict(state[name])
+        self.generator.set_state(state["rng"])
+        self.prior_images = state["prior"].to(self.device)
+        self.pool = state["pool"].to(self.device) if "pool" in state else None
+        self.iteration = {p: int(state["iteration"][p]) for p in PHASES}
+        self.model.info["prior"] = dict(state.get("prior_record", {}))
 
 
-def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], list[dict]]:
-    """An optimizer's state as flat tensors ``prefix.<param>.<key>`` plus its JSON param groups."""
-    sd = opt.state_dict()
-    tensors = {}
-    for idx, state in sd["state"].items():
-        for key, value in state.items():
-            tensors[f"{prefix}.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    groups = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, groups
-
-
-def load_optimizer_tensors(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor],
-                           groups: list[dict]) -> None:
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith(prefix + "."):
-            idx, name = key[len(prefix) + 1 :].split(".", 1)
-            state.setdefault(int(idx), {})[name] = value
-    for g in groups:
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
-
-STATE_DIR = "train_state"
-
-
-def train(
-    image: torch.Tensor,
+def fit(
+    cls,
+    inputs: dict[str, torch.Tensor],
     config: PetsGANConfig,
     *,
     out_dir: str | None = None,
     resume: bool = False,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     progress: bool = True,
-    checkpoint_every: float = 120.0,
     stop_after: int | None = None,
+    checkpoint_every: int = 500,
+    checkpoint_seconds: float = 120.0,
     vgg: str = "auto",
     prior: PriorSet | None = None,
+    biggan=None,
 ) -> PetsGAN:
-    """Train PetsGAN on one image, checkpointing so an interrupted run resumes bit-identically.
-
-    The full training state (networks, optimizers, RNG, prior set, phase
-    counters) is written to ``out_dir/train_state/`` every ``checkpoint_every``
-    seconds and at the end of every phase; the finished model to ``out_dir``
-    (:meth:`PetsGAN.save`).  Interim driver until the core's per-iteration
-    driver (issue 8) takes over.
+    """Train PetsGAN with the core's per-iteration driver (``external``, ``internal``, ``joint``).
 
     Args:
-        image: ``(1, 3, H, W)`` in ``[-1, 1]``.
-        config: hyperparameters (``PRESETS``).
-        out_dir: checkpoint folder (None: nothing saved).
-        resume: continue ``out_dir/train_state`` when present.
+        inputs: ``{"image": (1, 3, H, W)}`` in ``[-1, 1]``, any size (HR/LR made here).
+        config: hyperparameters.
+        out_dir: checkpoint folder (None: nothing saved); resumable every ``checkpoint_every``
+            iterations / ``checkpoint_seconds`` s.
+        resume: continue the run in ``out_dir`` (bit-identical to an uninterrupted one).
         stop_after: stop after this many iterations in total (tests, interruption).
-        vgg: patch-transfer init (see :class:`PetsGANTrainer`).
-
-    Returns:
-        The trained :class:`PetsGAN` (in eval mode).
+        vgg: patch-transfer init: ``"auto"`` (VGG-19 when found, else random), ``"random"``, or a file.
+        prior, biggan: a ready prior set / BigGAN generator (tests).
 
     Raises:
         ValueError: image too small; ``resume`` with another config or image.
+        WeightsUnavailable: ``prior='biggan'`` without its weights.
     """
-    import time
-    from pathlib import Path
+    from ..core.device import resolve_device
+    from ..core.training import Phase, start_run, train_iterations
 
-    from tqdm.auto import tqdm
+    device = resolve_device(device)
+    hr, _ = prepare_images(inputs["image"].cpu(), config.max_size, config.factor)
+    hr_inputs = {"image": hr.to(device)}
 
-    from ..core.checkpoint import load_checkpoint, save_checkpoint
-    from ..core.config import config_to_dict
+    def create() -> PetsGAN:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = cls(config, hr_inputs)
+        model.info["pt_init"] = "random" if vgg == "random" else load_vgg_into(model.pt, None if vgg == "auto" else vgg)
+        return model.to(device)
 
-    trainer = PetsGANTrainer(image, config, device=device, vgg=vgg, prior=prior)
-    state_dir = Path(out_dir) / STATE_DIR if out_dir is not None else None
-    elapsed = {p: 0.0 for p in PHASES}
-    if resume and state_dir is not None and (state_dir / "model.safetensors").exists():
-        tensors, meta = load_checkpoint(state_dir)
-        if meta["config"] != config_to_dict(config):
-            raise ValueError(f"cannot resume {out_dir}: it was trained with another config")
-        if not torch.equal(tensors["model.hr"], trainer.model.hr.cpu()):
-            raise ValueError(f"cannot resume {out_dir}: it was trained on a different image")
-        trainer.load_state_tensors(tensors, meta)
-        elapsed.update(meta.get("train_seconds", {}))
-
-    def save_state():
-        if state_dir is None:
-            return
-        tensors, meta = trainer.state_tensors()
-        save_checkpoint(state_dir, tensors, {"method": "petsgan-train-state", "config": config_to_dict(config),
-                                             "train_seconds": elapsed, **meta})
-
-    done = 0
-    last = time.perf_counter()
-    for phase in PHASES:
-        total = trainer.phase_length(phase)
-        bar = tqdm(total=total, initial=trainer.iteration[phase], desc=f"petsgan {phase}", disable=not progress)
-        t0 = time.perf_counter()
-        base = elapsed[phase]
-        while trainer.iteration[phase] < total:
-            if stop_after is not None and done >= stop_after:
-                elapsed[phase] = base + time.perf_counter() - t0
-                save_state()
-                bar.close()
-                return trainer.model.eval()
-            losses = trainer.step(phase)
-            done += 1
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
-            if time.perf_counter() - last > checkpoint_every:
-                elapsed[phase] = base + time.perf_counter() - t0
-                save_state()
-                last = time.perf_counter()
-        elapsed[phase] = base + time.perf_counter() - t0
-        bar.close()
-        save_state()
-    model = trainer.model.eval()
-    model.info["train_seconds"] = {p: round(v, 2) for p, v in elapsed.items()}
-    model.info["iterations"] = dict(trainer.iteration)
-    if out_dir is not None:
-        model.save(out_dir)
-    return model
+    model, saved = start_run(cls, hr_inputs, config, out_dir=out_dir, resume=resume, device=device, create=create)
+    resumed = saved is not None or int(model.info.get("iteration", 0)) > 0
+    trainer = PetsGANTrainer(model, device=device, prior=prior, biggan=biggan, build_prior=not resumed)
+    if model.complete and resumed and saved is None:
+        return model.eval()
+    names = {"dep": "external (DEPNet)", "dip": "internal (DIPNet)", "joint": "joint"}
+    phases = [Phase(names[p], trainer.phase_length(p), lambda i, p=p: trainer.step(p)) for p in PHASES]
+    train_iterations(model, phases, get_state=trainer.get_state, set_state=trainer.set_state, out_dir=out_dir,
+                     resume_state=saved, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                     progress=progress, stop_after=stop_after)
+    return model.eval()

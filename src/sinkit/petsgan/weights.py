@@ -1,19 +1,11 @@
-"""Pretrained files PetsGAN can use, registered with the core's weight lookup (:mod:`sinkit.core.weights`)."""
+"""The BigGAN-128 file PetsGAN's external prior can use, registered with the core's weight lookup (:mod:`sinkit.core.weights`;
+VGG-19 for the patch-transfer init is in the core table)."""
 
 from __future__ import annotations
 
 from ..core.weights import WeightFile, register_weights
 
-__all__ = ["VGG19", "BIGGAN128"]
-
-#: torchvision's ImageNet VGG-19; ``features.0`` / ``features.2`` are conv1_1 / conv1_2 (patch transfer init).
-VGG19 = register_weights(WeightFile(
-    "vgg19",
-    "vgg19-dcbb9e9d.pth",
-    "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-    "SINKIT_VGG19_WEIGHTS",
-    "VGG-19 features (torchvision ImageNet weights; PetsGAN patch transfer conv1)",
-))
+__all__ = ["BIGGAN128"]
 
 #: BigGAN-PyTorch's 128 px ImageNet generator (the "138k" G_ema.pth DGP inverts); Google Drive only.
 BIGGAN128 = register_weights(WeightFile(
