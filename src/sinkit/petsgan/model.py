@@ -105,14 +105,18 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         return int(self.real.shape[-2]), int(self.real.shape[-1])
 
     def lr_size_for(self, size: tuple[int, int] | None) -> tuple[int, int]:
-        """LR size of an output of ``size`` (multiples of ``factor``)."""
+        """LR size of an output of ``size``: each side rounded to the nearest multiple of ``factor``.
+
+        Raises:
+            ValueError: a side below ``2 * factor`` px.
+        """
         f = self.config.factor
         if size is None:
             return int(self.lr.shape[-2]), int(self.lr.shape[-1])
         h, w = int(size[0]), int(size[1])
-        if h % f or w % f or h < 2 * f or w < 2 * f:
-            raise ValueError(f"PetsGAN sample size must be multiples of {f} (at least {2 * f} px), got {(h, w)}")
-        return h // f, w // f
+        if h < 2 * f or w < 2 * f:
+            raise ValueError(f"PetsGAN samples need sides of at least {2 * f} px, got {(h, w)}")
+        return round(h / f), round(w / f)
 
     @torch.no_grad()
     def sample_lr(self, num: int, *, size: tuple[int, int] | None = None,
@@ -129,13 +133,13 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
 
         Args:
             num: how many (>= 1).
-            size: output ``(H, W)``, multiples of ``factor`` (default: the training HR size); the
-                positional encoding is extended as ``config.pe_extension`` says.
+            size: output ``(H, W)`` (default: the training HR size), rounded to multiples of ``factor``;
+                the positional encoding is extended as ``config.pe_extension`` says.
             generator: seed or generator of the noise (same seed, same samples).
             batch_size: samples computed at once (memory).
 
         Raises:
-            ValueError: ``num < 1``, a size that is not a multiple of ``factor``, or an unknown option.
+            ValueError: ``num < 1``, a side below ``2 * factor`` px, or an unknown option.
         """
         if options:
             raise ValueError(f"PetsGAN samples take no option(s) {sorted(options)} (one scale: no start scale)")
@@ -175,7 +179,7 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         Args:
             image: ``(1, 3, H, W)`` in ``[-1, 1]``, any size.
             scale: 0.
-            size: output ``(H, W)`` (multiples of ``factor``; default: the training HR size).
+            size: output ``(H, W)`` (rounded to multiples of ``factor``; default: the training HR size).
 
         Raises:
             ValueError: ``scale`` other than 0, bad size or noise mode.
