@@ -307,3 +307,34 @@ def test_fit_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loada
     with pytest.raises(ValueError, match="config differs"):
         PetsGAN.fit(image, replace(cfg, lr_g=1e-3), out_dir=tmp_path / "b", resume=True, progress=False, vgg="random",
                     device="cpu")
+
+
+def test_cli_train_with_prior_images_then_sample_wider_and_harmonize(image, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sinkit.cli.main import cli
+    from sinkit.core.io import save_image
+
+    monkeypatch.setenv("SINKIT_OFFLINE", "1")
+    save_image(image, tmp_path / "photo.png")
+    (tmp_path / "priors").mkdir()
+    for i in range(2):
+        save_image(torch.rand(1, 3, 30, 40) * 2 - 1, tmp_path / "priors" / f"{i}.png")
+    sets = []
+    for key in ("dep_iters", "dip_iters", "joint_iters", "augment_count", "lr_copies", "dep_batch"):
+        sets += ["--set", f"{key}={getattr(TINY, key)}"]
+    for key in ("dep_channels", "ir_channels", "d_channels", "dep_d_channels"):
+        sets += ["--set", f"{key}=4"]
+
+    def run(*args):
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("train", tmp_path / "photo.png", "--method", "petsgan", "--preset", "fast", "--out", tmp_path / "m",
+        "--prior-images", tmp_path / "priors", "--samples", "0", "--quiet", "--device", "cpu", *sets)
+    assert "folder: 2 images" in run("info", tmp_path / "m")
+    out = run("sample", tmp_path / "m", "--num", "2", "--out", tmp_path / "s", "--scale-h", "1.5", "--device", "cpu")
+    assert "96x192 px" in out
+    run("harmonize", tmp_path / "m", "--input", tmp_path / "photo.png", "--mask", tmp_path / "photo.png",
+        "--scale", "0", "--out", tmp_path / "h", "--device", "cpu")

@@ -47,6 +47,8 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         OptionSpec("--prior-images", "prior_images", "Folder of images for DEPNet's external prior.", str),
         OptionSpec("--prior", "prior", "External prior set of DEPNet.", str, PRIOR_KINDS),
     )
+    #: PetsGAN publishes no mask handling for its fig. 7 tasks; SinIR's official radii (edit 7, harmonize 20 px)
+    mask_dilation = {"edit": 7, "harmonize": 20}
     usage = ("PetsGAN models draw random samples (`sinkit sample`) and run paint / edit / harmonize / transfer "
              "through DIPNet (one scale: 0).")
 
