@@ -239,7 +239,7 @@ def test_every_phase_steps_and_sampling_any_size(image):
     tr = make_trainer(image, TINY)
     assert tr.model.info["prior"]["kind"] == "augment"
     model = tr.run(progress=False).eval()
-    assert tr.iteration == {"dep": 2, "dip": 2, "joint": 2}
+    assert tr.iteration == {"dep": 2, "dip": 2, "joint": 2, "hr": 0}
     s = model.sample(2, generator=0)
     assert s.shape == (2, 3, 96, 128) and torch.isfinite(s).all()
     assert torch.equal(s, model.sample(2, generator=0))
@@ -338,3 +338,14 @@ def test_cli_train_with_prior_images_then_sample_wider_and_harmonize(image, tmp_
     assert "96x192 px" in out
     run("harmonize", tmp_path / "m", "--input", tmp_path / "photo.png", "--mask", tmp_path / "photo.png",
         "--scale", "0", "--out", tmp_path / "h", "--device", "cpu")
+
+
+def test_x2_high_resolution_extension_trains_by_reconstruction_and_samples_larger(image, tmp_path):
+    big = resize(image, (192, 256))
+    cfg = replace(TINY, max_size=128, hr_scale=2, hr_crop=32, hr_iters=2, hr_channels=4)
+    model = PetsGAN.fit(big, cfg, out_dir=tmp_path / "m", progress=False, vgg="random", device="cpu")
+    assert model.info["iteration"] == 2 + 2 + 2 + 2 and model.output_size() == (192, 256)
+    assert model.sample(2, generator=0).shape == (2, 3, 192, 256)
+    assert torch.allclose(model.training_image(), big, atol=1e-6)
+    with pytest.raises(ValueError, match="too small for the x2 extension"):
+        PetsGAN.fit(image, cfg, progress=False, vgg="random", device="cpu")

@@ -142,6 +142,16 @@ class PetsGANConfig:
     warmup_iters: int = 500
     """linear LR warm-up of G and F in the joint phase (paper: "warm up strategy"; length ours)"""
 
+    # --- x4 high-resolution extension (paper "Fast training of high resolution images", fig. 6)
+    hr_scale: int = 1
+    """1 = off; 4: a second DIPNet (IR network, x4) trained by reconstruction maps the 256 px
+    samples to 1024 px (needs a training image that large)"""
+    hr_iters: int = 2000
+    """iterations of the extension's reconstruction phase (ours; the paper gives none)"""
+    hr_channels: int = 32
+    hr_crop: int = 256
+    """output crop side of the extension's training, px (multiple of ``hr_scale``)"""
+
     # --- speed (not in the paper)
     joint_pool: int = 0
     """>0: the joint phase draws its fake LR inputs (``PT(G(z))``) from a pool of this many, made once
@@ -158,7 +168,7 @@ class PetsGANConfig:
                      "dep_batch", "joint_batch", "patch_size", "dep_d_channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dep_iters", "dip_iters", "joint_iters", "pt_iters", "warmup_iters", "crop_size",
+        for name in ("dep_iters", "dip_iters", "joint_iters", "hr_iters", "pt_iters", "warmup_iters", "crop_size",
                      "joint_pool"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -178,6 +188,10 @@ class PetsGANConfig:
             raise ValueError(f"unknown pe_extension {self.pe_extension!r}; choose from {', '.join(PE_EXTENSIONS)}")
         if self.ir_norm not in ("in", "none"):
             raise ValueError(f"ir_norm must be 'in' or 'none', got {self.ir_norm!r}")
+        if self.hr_scale < 1 or self.hr_scale & (self.hr_scale - 1):
+            raise ValueError(f"hr_scale must be 1 or a power of two, got {self.hr_scale}")
+        if self.hr_scale > 1 and (self.hr_crop < self.hr_scale or self.hr_crop % self.hr_scale):
+            raise ValueError(f"hr_crop must be a positive multiple of hr_scale ({self.hr_scale}), got {self.hr_crop}")
         if self.crop_size and self.crop_size % self.factor:
             raise ValueError(f"crop_size must be a multiple of factor ({self.factor}), got {self.crop_size}")
         if not 0 <= self.mix_ratio < 1:

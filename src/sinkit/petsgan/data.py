@@ -6,7 +6,7 @@ import torch
 
 from ..core.resize import resize
 
-__all__ = ["prepare_images", "hr_size", "MIN_LR_SIDE"]
+__all__ = ["prepare_images", "prepare_hr_target", "hr_size", "MIN_LR_SIDE"]
 
 #: smallest LR side: the 7x7 patch transfer and DEPNet's three stride-2 discriminator blocks need room.
 MIN_LR_SIDE = 12
@@ -51,3 +51,18 @@ def prepare_images(image: torch.Tensor, max_size: int = 256, factor: int = 8) ->
     h, w = hr_size(image.shape[-2], image.shape[-1], max_size, factor)
     hr = resize(image, (h, w))
     return hr, resize(hr, (h // factor, w // factor))
+
+
+def prepare_hr_target(image: torch.Tensor, hr_shape: tuple[int, int], scale: int) -> torch.Tensor:
+    """The x``scale`` extension's target: the image at ``scale`` times the HR size.
+
+    Raises:
+        ValueError: the image is smaller than that (the extension would learn an upsampled target).
+    """
+    h, w = hr_shape[0] * scale, hr_shape[1] * scale
+    if image.shape[-2] < h or image.shape[-1] < w:
+        raise ValueError(
+            f"image too small for the x{scale} extension: it is {image.shape[-2]}x{image.shape[-1]} px, the target "
+            f"is {h}x{w} px (x{scale} the {hr_shape[0]}x{hr_shape[1]} HR image); use hr_scale=1"
+        )
+    return resize(image, (h, w))

@@ -64,6 +64,10 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         self.ir = IRNet(config.ir_channels, f.bit_length() - 1, norm=config.ir_norm == "in")
         self.register_buffer("lr", resize(hr, (h, w)))
         self.register_buffer("fixed_noise", torch.zeros(1, 1, h, w))
+        if config.hr_scale > 1:  # the x4 extension: a second IR network and its target (filled by training)
+            s = config.hr_scale
+            self.ir_hr = IRNet(config.hr_channels, s.bit_length() - 1, norm=False)
+            self.register_buffer("real_hr", torch.zeros(1, 3, hr.shape[-2] * s, hr.shape[-1] * s))
 
     @property
     def hr(self) -> torch.Tensor:
@@ -99,12 +103,19 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         return out
 
     def dipnet(self, lr: torch.Tensor, *, transfer: bool = True) -> torch.Tensor:
-        """DIPNet F: ``(B, 3, h, w)`` LR in ``[-1, 1]`` -> ``(B, 3, h f, w f)`` HR (PT then IR)."""
-        return self.ir(self.transfer(lr) if transfer else lr)
+        """DIPNet F: ``(B, 3, h, w)`` LR in ``[-1, 1]`` -> ``(B, 3, h f, w f)`` HR (PT then IR), then the
+        x``hr_scale`` extension when the model has one."""
+        out = self.ir(self.transfer(lr) if transfer else lr)
+        return self.ir_hr(out) if self.config.hr_scale > 1 else out
 
     # ------------------------------------------------------------------ Sampler
     def output_size(self) -> tuple[int, int]:
-        return int(self.real.shape[-2]), int(self.real.shape[-1])
+        s = self.config.hr_scale
+        return int(self.real.shape[-2]) * s, int(self.real.shape[-1]) * s
+
+    def training_image(self) -> torch.Tensor:
+        """The image at :meth:`output_size` (the 256 px HR image, or the x4 target with the extension)."""
+        return self.real_hr if self.config.hr_scale > 1 else self.real
 
     def lr_size_for(self, size: tuple[int, int] | None) -> tuple[int, int]:
         """LR size of an output of ``size``: each side rounded to the nearest multiple of ``factor``.
@@ -112,7 +123,7 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         Raises:
             ValueError: a side below ``2 * factor`` px.
         """
-        f = self.config.factor
+        f = self.config.factor * self.config.hr_scale
         if size is None:
             return int(self.lr.shape[-2]), int(self.lr.shape[-1])
         h, w = int(size[0]), int(size[1])

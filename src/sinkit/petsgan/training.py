@@ -26,14 +26,14 @@ import torch
 import torch.nn.functional as F
 
 from .config import PetsGANConfig
-from .data import prepare_images
+from .data import prepare_hr_target, prepare_images
 from .model import PetsGAN
 from .networks import EMA, DEPNet, LRDiscriminator, MultiScaleDiscriminator, sparsity_loss
 from .priors import PriorSet, build_prior_set
 
 __all__ = ["PetsGANTrainer", "PHASES", "fit", "load_vgg_into"]
 
-PHASES = ("dep", "dip", "joint")
+PHASES = ("dep", "dip", "joint", "hr")
 
 
 def load_vgg_into(pt, path: str | None = None, *, download: bool = True) -> str:
@@ -97,12 +97,15 @@ class PetsGANTrainer:
             {"params": self.model.ir.parameters(), "lr": c.lr_joint_ir},
         ])
         self.opt_d_hr = torch.optim.Adam(self.d_hr.parameters(), lr=c.lr_d_hr)
+        self.opt_hr = torch.optim.Adam(self.model.ir_hr.parameters(), lr=c.lr_ir) if c.hr_scale > 1 else None
         self.iteration = {p: 0 for p in PHASES}
         self.pool: torch.Tensor | None = None  # joint-phase fake LR pool (``joint_pool``)
 
     # ------------------------------------------------------------------ helpers
     def phase_length(self, phase: str) -> int:
-        return {"dep": self.config.dep_iters, "dip": self.config.dip_iters, "joint": self.config.joint_iters}[phase]
+        c = self.config
+        return {"dep": c.dep_iters, "dip": c.dip_iters, "joint": c.joint_iters,
+                "hr": c.hr_iters if c.hr_scale > 1 else 0}[phase]
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
@@ -269,10 +272,38 @@ class PetsGANTrainer:
         self.iteration["joint"] += 1
         return {"d": loss_d.item(), "g": loss_g.item(), "rec": loss_rec.item()}
 
+    # ------------------------------------------------------------------ x4 extension
+    def hr_step(self, generator: torch.Generator) -> dict[str, float]:
+        """One iteration of the x``hr_scale`` extension: a second IR network on noisy HR crops -> the
+        large image (reconstruction only, paper "Fast training of high resolution images")."""
+        c = self.config
+        s = c.hr_scale
+        it = self.iteration["hr"]
+        self.opt_hr.param_groups[0]["lr"] = c.lr_ir * c.ir_lr_gamma ** (it // c.ir_lr_step if c.ir_lr_step else 0)
+        hr, big = self.model.hr, self.model.real_hr
+        if float(torch.rand((), generator=generator)) < 0.5:
+            hr, big = hr.flip(-1), big.flip(-1)
+        k = c.hr_crop // s
+        h, w = hr.shape[-2:]
+        kh, kw = min(k, h), min(k, w)
+        top = int(torch.randint(0, h - kh + 1, (1,), generator=generator))
+        left = int(torch.randint(0, w - kw + 1, (1,), generator=generator))
+        x = hr[..., top : top + kh, left : left + kw]
+        y = big[..., top * s : (top + kh) * s, left * s : (left + kw) * s]
+        self.opt_hr.zero_grad(set_to_none=True)
+        with self._autocast():
+            out = self.model.ir_hr(self._ir_noise(x, generator)).float()
+        loss = F.mse_loss(out, y)
+        loss.backward()
+        self.opt_hr.step()
+        self.iteration["hr"] += 1
+        return {"hr": loss.item()}
+
     # ------------------------------------------------------------------ driving
     def step(self, phase: str, generator: torch.Generator | None = None) -> dict[str, float]:
         """One iteration of ``phase`` (``dep``, ``dip`` or ``joint``) with ``generator`` (default: the trainer's)."""
-        fn: dict[str, Callable] = {"dep": self.dep_step, "dip": self.dip_step, "joint": self.joint_step}
+        fn: dict[str, Callable] = {"dep": self.dep_step, "dip": self.dip_step, "joint": self.joint_step,
+                                   "hr": self.hr_step}
         if phase not in fn:
             raise ValueError(f"unknown phase {phase!r}; phases: {', '.join(PHASES)}")
         return fn[phase](self.generator if generator is None else generator)
@@ -297,7 +328,7 @@ class PetsGANTrainer:
         return self.model
 
     # ------------------------------------------------------------------ state
-    _OPTIMIZERS = ("opt_g", "opt_d_lr", "opt_dip", "opt_joint", "opt_d_hr")
+    _OPTIMIZERS = ("opt_g", "opt_d_lr", "opt_dip", "opt_joint", "opt_d_hr", "opt_hr")
 
     def get_state(self) -> dict:
         """Everything besides the model's own weights needed to resume (a tree of tensors and scalars)."""
@@ -307,7 +338,8 @@ class PetsGANTrainer:
             "prior_record": dict(self.model.info.get("prior", {})),
         }
         for name in self._OPTIMIZERS:
-            state[name] = getattr(self, name).state_dict()
+            if getattr(self, name) is not None:
+                state[name] = getattr(self, name).state_dict()
         if self.pool is not None:
             state["pool"] = self.pool
         return state
@@ -317,11 +349,12 @@ class PetsGANTrainer:
         for name in ("g", "d_lr", "d_hr"):
             getattr(self, name).load_state_dict(state[name], strict=True)
         for name in self._OPTIMIZERS:
-            getattr(self, name).load_state_dict(state[name])
+            if getattr(self, name) is not None:
+                getattr(self, name).load_state_dict(state[name])
         self.generator.set_state(state["rng"])
         self.prior_images = state["prior"].to(self.device)
         self.pool = state["pool"].to(self.device) if "pool" in state else None
-        self.iteration = {p: int(state["iteration"][p]) for p in PHASES}
+        self.iteration = {p: int(state["iteration"].get(p, 0)) for p in PHASES}
         self.model.info["prior"] = dict(state.get("prior_record", {}))
 
 
@@ -368,6 +401,9 @@ def fit(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             model = cls(config, hr_inputs)
+        if config.hr_scale > 1:
+            with torch.no_grad():
+                model.real_hr.copy_(prepare_hr_target(inputs["image"].cpu(), tuple(hr.shape[-2:]), config.hr_scale))
         model.info["pt_init"] = "random" if vgg == "random" else load_vgg_into(model.pt, None if vgg == "auto" else vgg)
         return model.to(device)
 
@@ -376,8 +412,9 @@ def fit(
     trainer = PetsGANTrainer(model, device=device, prior=prior, biggan=biggan, build_prior=not resumed)
     if model.complete and resumed and saved is None:
         return model.eval()
-    names = {"dep": "external (DEPNet)", "dip": "internal (DIPNet)", "joint": "joint"}
-    phases = [Phase(names[p], trainer.phase_length(p), lambda i, p=p: trainer.step(p)) for p in PHASES]
+    names = {"dep": "external (DEPNet)", "dip": "internal (DIPNet)", "joint": "joint", "hr": f"x{config.hr_scale} extension"}
+    phases = [Phase(names[p], trainer.phase_length(p), lambda i, p=p: trainer.step(p)) for p in PHASES
+              if trainer.phase_length(p) > 0]
     train_iterations(model, phases, get_state=trainer.get_state, set_state=trainer.set_state, out_dir=out_dir,
                      resume_state=saved, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
                      progress=progress, stop_after=stop_after)
