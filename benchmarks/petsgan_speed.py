@@ -36,7 +36,7 @@ from sinkit.core.io import load_image
 from sinkit.petsgan import PRESETS, PHASES, PetsGAN, PetsGANTrainer, prepare_images
 
 DEFAULT_IMAGE = str(Path(__file__).resolve().parents[1] / "src" / "sinkit" / "data" / "rocket.jpg")
-NAMES = {"dep": "external (DEPNet)", "dip": "internal (DIPNet)", "joint": "joint"}
+NAMES = {"dep": "external (DEPNet)", "dip": "internal (DIPNet)", "joint": "joint", "hr": "x4 extension"}
 
 
 def peak_rss_mb() -> float:
@@ -50,20 +50,26 @@ def measure(image: torch.Tensor, preset: str, bf16: bool, iters: int, warmup: in
     model = PetsGAN(config, {"image": hr})
     trainer = PetsGANTrainer(model, device=device)
     row: dict = {"preset": preset, "precision": "bf16" if bf16 else "fp32", "hr": list(hr.shape[-2:]),
-                 "lr": list(model.lr.shape[-2:]), "s_per_iter": {}, "phase_s": {}}
+                 "lr": list(model.lr.shape[-2:]), "s_per_iter": {}, "cpu_s_per_iter": {}, "phase_s": {}}
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     for phase in PHASES:
-        for _ in range(warmup):
+        for _ in range(warmup if trainer.phase_length(phase) else 0):
             trainer.step(phase)
+        if trainer.phase_length(phase) == 0:
+            continue
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(iters):
             trainer.step(phase)
         sync()
         per = (time.perf_counter() - t0) / iters
         row["s_per_iter"][phase] = round(per, 4)
+        # CPU seconds of this process: on a busy machine the wall clock is inflated, this is not
+        # (with several threads it is the sum over threads)
+        row["cpu_s_per_iter"][phase] = round((time.process_time() - c0) / iters, 4)
         row["phase_s"][phase] = round(per * trainer.phase_length(phase), 1)
     row["train_s"] = round(sum(row["phase_s"].values()), 1)
+    row["train_cpu_s"] = round(sum(row["cpu_s_per_iter"][p] * trainer.phase_length(p) for p in row["cpu_s_per_iter"]), 1)
     model.eval()
     model.sample(1, generator=0)
     sync()
@@ -99,7 +105,8 @@ def main() -> None:
             row = measure(image, preset, precision == "bf16", args.iters, args.warmup, args.samples, args.device)
             rows.append(row)
             print(f"{preset:6s} {row['precision']}  HR {row['hr'][0]}x{row['hr'][1]}  "
-                  + "  ".join(f"{NAMES[p]} {row['s_per_iter'][p]:.3f} s/it" for p in PHASES)
+                  + "  ".join(f"{NAMES[p]} {row['s_per_iter'][p]:.3f} s/it ({row['cpu_s_per_iter'][p]:.3f} CPU-s)"
+                              for p in row["s_per_iter"])
                   + f"  -> training {row['train_s'] / 60:.1f} min  {row['samples_per_s']:.2f} samples/s"
                   + f"  peak RSS {row['peak_rss_mb']:.0f} MiB", flush=True)
     record = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
