@@ -23,6 +23,7 @@ from .core.version import __version__
 BUILTIN_METHODS = {
     "singan": "sinkit.singan",
     "sinir": "sinkit.sinir",
+    "petsgan": "sinkit.petsgan",
 }
 declare_methods(BUILTIN_METHODS)
 
@@ -51,6 +52,8 @@ _LAZY = {
     "SinGANConfig": "sinkit.singan",
     "SinIR": "sinkit.sinir",
     "SinIRConfig": "sinkit.sinir",
+    "PetsGAN": "sinkit.petsgan",
+    "PetsGANConfig": "sinkit.petsgan",
 }
 
 __all__ = ["__version__", "BUILTIN_METHODS", *_LAZY]

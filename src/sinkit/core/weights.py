@@ -41,6 +41,7 @@ class WeightFile:
     filename: str
     """file name as published (torch hub keeps it in its cache folder)"""
     url: str
+    """direct download address; empty when the file has none (then only local copies count)"""
     env: str
     """environment variable that may hold the file's path"""
     used_for: str
@@ -76,6 +77,13 @@ WEIGHTS: dict[str, WeightFile] = {
             "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
             "SINKIT_LPIPS_WEIGHTS",
             "LPIPS v0.1 linear layers for AlexNet",
+        ),
+        WeightFile(
+            "vgg19",
+            "vgg19-dcbb9e9d.pth",
+            "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+            "SINKIT_VGG19_WEIGHTS",
+            "VGG-19 ImageNet features (torchvision; PetsGAN patch-transfer conv1, perceptual losses)",
         ),
     )
 }
@@ -138,8 +146,8 @@ def find_weights(name: str, path: str | os.PathLike | None = None, *, download: 
     for p in _candidates(entry):
         if p.is_file():
             return p
-    error = "downloads disabled"
-    if download and os.environ.get("SINKIT_OFFLINE", "") in ("", "0"):
+    error = "downloads disabled" if entry.url else "no direct download address"
+    if entry.url and download and os.environ.get("SINKIT_OFFLINE", "") in ("", "0"):
         try:
             _hub_dir().mkdir(parents=True, exist_ok=True)
             torch.hub.download_url_to_file(entry.url, str(_hub_dir() / entry.filename), progress=False)
@@ -148,7 +156,7 @@ def find_weights(name: str, path: str | os.PathLike | None = None, *, download: 
             error = f"download failed: {type(err).__name__}: {err}"
     raise WeightsUnavailable(
         f"{entry.used_for} needs the weight file {entry.filename} ({error}).\n"
-        f"  Download {entry.url}\n"
+        f"  Download {entry.url or 'it (see the docs of the method that needs it)'}\n"
         f"  and put it at {_hub_dir() / entry.filename}\n"
         f"  (or anywhere, and set {entry.env}=/path/to/{entry.filename}, "
         f"or put it in the folder named by SINKIT_WEIGHTS_DIR)."

@@ -1,0 +1,233 @@
+"""PetsGAN hyperparameters: the official defaults, and the presets built from them.
+
+Sources: the paper (Zhang et al., AAAI 2022, "Training Details" and eq. 6-8) and
+the official code (zhangzc21/PetsGAN ``main.py`` argument defaults,
+``Models/models.py``).  Where the two disagree the paper wins and the field's
+comment says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["PetsGANConfig", "PRESETS", "PRIOR_KINDS", "DEP_LOSSES", "PE_EXTENSIONS"]
+
+#: external prior sets for DEPNet: BigGAN-128 inversion + jitter (DGP), a folder of
+#: images, or augmentations of the LR image only (the offline default).
+PRIOR_KINDS = ("auto", "biggan", "folder", "augment")
+#: ``ns``: non-saturating GAN of paper eq. 6; ``wgan-gp``: the official code's critic loss.
+DEP_LOSSES = ("ns", "wgan-gp")
+#: how the positional encoding covers a sample of another size (see ``networks.positional_encoding``).
+PE_EXTENSIONS = ("stretch", "continue")
+
+
+@dataclass(frozen=True)
+class PetsGANConfig:
+    """Everything that defines a PetsGAN training run; stored verbatim in the checkpoint."""
+
+    # --- data (paper "Training Details"; official ``_read_image``)
+    max_size: int = 256
+    """long side of the HR image, px (smaller images are not enlarged)"""
+    factor: int = 8
+    """LR = HR / factor; HR sides are floored to multiples of it (official ``downscale_factor``)"""
+
+    # --- external prior (paper sec. "External priors"; official ``_prepare_data``)
+    prior: str = "auto"
+    """``auto`` = ``folder`` when ``prior_images`` is set, else ``biggan`` when its weights exist, else ``augment``"""
+    prior_images: str | None = None
+    """folder of prior images (``--prior-images``)"""
+    biggan_weights: str | None = None
+    """BigGAN-128 ``G_ema.pth`` (else ``SINKIT_BIGGAN_WEIGHTS`` / ``SINKIT_WEIGHTS_DIR`` / torch hub cache)"""
+    biggan_class: int = -1
+    """ImageNet class for the inversion; -1 = the best-reconstructing of ``biggan_class_candidates``"""
+    biggan_class_candidates: int = 20
+    """random classes tried when ``biggan_class`` is -1"""
+    inversion_iters: int = 200
+    """Adam steps on the latent code (ours; DGP fine-tunes G progressively, see docs/petsgan.md)"""
+    jitter_stds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
+    """latent jitter std devs (official ``RunJitter(stds=...)``; paper: N(0, 0.5))"""
+    jitter_per_std: int = 100
+    """jittered samples per std (official ``num_sample = 100``: 500 in all)"""
+    mix_ratio: float = 0.3
+    """share of TPS/flip augmentations of the image in the prior set (official ``mix_ratio``)"""
+    lr_copies: int = 25
+    """copies of the LR image and of its mirror added to the prior set (official: 25 + 25)"""
+    augment_count: int = 200
+    """size of the ``augment`` prior set (ours: there is no inversion set to take a ratio of)"""
+    tps_points: int = 4
+    """TPS control points per side (official ``tps_warp(points_per_dim=4)``)"""
+    tps_scale: float = 0.05
+    """TPS control point jitter, fraction of the side (official ``scale=0.05``)"""
+    crop_min: float = 1.0
+    """smallest random crop (fraction of each side) in the augmentations; 1 = no crops (official)"""
+
+    # --- DEPNet G (official ``Generator``; paper eq. 6)
+    dep_channels: int = 64
+    """width of the first conv; the next three have twice this (official ``mid_channels``)"""
+    pos_channels: int = 8
+    """sinusoidal positional encoding channels (official ``d_model = 8``)"""
+    pe_extension: str = "stretch"
+    """positions of a larger/smaller sample: ``stretch`` over the trained range, or ``continue`` the grid"""
+    ema_decay: float = 0.99
+    """EMA of DEPNet's weights (official ``functions.ema(decay=0.99)``)"""
+    dep_iters: int = 5000
+    """official ``gan_epoch``"""
+    dep_batch: int = 32
+    """paper: 32 for phi(P_G); the official code uses 8 (``gan_batch``)"""
+    dep_loss: str = "ns"
+    """paper eq. 6: non-saturating GAN; the official code trains a WGAN-GP critic"""
+    dep_gp_weight: float = 10.0
+    """gradient penalty weight, used only with ``dep_loss="wgan-gp"``"""
+    dep_collapse_weight: float = 1.0
+    """collapse penalty of eq. 6 (official ``diversity_loss`` weight 1)"""
+    dep_rec_weight: float = 50.0
+    """``50 * MSE(G(z_fixed), LR)`` (official ``external_learning``)"""
+    dep_d_channels: int = 32
+    """LR discriminator width (official ``Discriminator``: dim 32, three stride-2 blocks, linear head)"""
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+
+    # --- DIPNet: patch transfer (paper eq. 7-8; official ``patch_match``)
+    patch_size: int = 7
+    """window s (paper: 7)"""
+    pt_tau_train: float = 0.01
+    """softmax temperature while DIPNet is trained (official forward default ``tao=0.01``)"""
+    pt_tau: float = 1e-5
+    """temperature in the joint phase and at sampling (official ``tao = 0.00001``)"""
+    pt_iters: int = 10
+    """patch-transfer iterations at sampling and in the joint phase (official ``lpm_iter``)"""
+    pt_hard: bool = False
+    """paste with weight 1 instead of the max attention value (official ``lpm_hard``)"""
+    pt_noise: float = 0.01
+    """std of the noise added to the LR image for the PT reconstruction loss (official)"""
+    sparsity_weight: float = 1.0
+    """weight of the attention sparsity term of eq. 8"""
+    lr_pt: float = 1e-5
+    """official ``lr_lpm``; 0 skips the PT loss terms in the DIPNet phase (the convs stay as initialised)"""
+
+    # --- DIPNet: IR network (official ``recnet``: noud, conv up-mode = conv + PixelShuffle)
+    ir_channels: int = 64
+    """official ``recnet_dim``"""
+    ir_norm: str = "in"
+    """``in`` (official InstanceNorm) or ``none`` (lets crops stand for the whole image)"""
+    dip_iters: int = 5000
+    """official ``recnet_epoch``"""
+    lr_ir: float = 5e-4
+    """official ``lr_recnet``; StepLR every ``ir_lr_step`` iterations by ``ir_lr_gamma``"""
+    ir_lr_step: int = 500
+    ir_lr_gamma: float = 0.5
+    ir_noise_std: float = 0.3
+    """Gaussian noise on the IR input with probability ``ir_noise_p`` (official kornia ``RandomGaussianNoise``)"""
+    ir_noise_p: float = 0.5
+
+    # --- joint co-learning (official ``co_learning``)
+    joint_iters: int = 5000
+    """official ``co_epoch``"""
+    joint_batch: int = 1
+    """paper: batch 1 for the patch adversarial loss"""
+    d_channels: int = 64
+    """multi-scale discriminator width (official ``msd_dim``)"""
+    d_branches: int = 3
+    """dilation 1..d_branches branches (official ``msd_stage``)"""
+    lr_d_hr: float = 1e-4
+    """official ``lr_D_hr``"""
+    lr_joint_g: float = 1e-6
+    """DEPNet's learning rate in the joint phase (official ``lr_rates[0]``)"""
+    lr_joint_ir: float = 1e-4
+    """IR network's learning rate in the joint phase (official ``lr_rates[1:]``)"""
+    joint_gan_weight: float = 1.0
+    """official ``co_gen_beta``"""
+    joint_rec_weight: float = 100.0
+    """L1 reconstruction weight (official ``co_rec_beta``)"""
+    warmup_iters: int = 500
+    """linear LR warm-up of G and F in the joint phase (paper: "warm up strategy"; length ours)"""
+
+    # --- x4 high-resolution extension (paper "Fast training of high resolution images", fig. 6)
+    hr_scale: int = 1
+    """1 = off; 4: a second DIPNet (IR network, x4) trained by reconstruction maps the 256 px
+    samples to 1024 px (needs a training image that large)"""
+    hr_iters: int = 2000
+    """iterations of the extension's reconstruction phase (ours; the paper gives none)"""
+    hr_channels: int = 32
+    hr_crop: int = 256
+    """output crop side of the extension's training, px (multiple of ``hr_scale``)"""
+
+    # --- speed (not in the paper)
+    joint_pool: int = 0
+    """>0: the joint phase draws its fake LR inputs (``PT(G(z))``) from a pool of this many, made once
+    when the phase starts (the official code draws fresh ones; G hardly moves there: lr 1e-6 and no
+    gradient through PT at tau 1e-5)"""
+    crop_size: int = 0
+    """HR crop side for IR / discriminator training, multiple of ``factor``; 0 = whole image (official)"""
+    bf16: bool = False
+    """bfloat16 autocast for the networks"""
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("max_size", "factor", "dep_channels", "ir_channels", "d_channels", "d_branches",
+                     "dep_batch", "joint_batch", "patch_size", "dep_d_channels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("dep_iters", "dip_iters", "joint_iters", "hr_iters", "pt_iters", "warmup_iters", "crop_size",
+                     "joint_pool"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.factor & (self.factor - 1):
+            raise ValueError(f"factor must be a power of two (x2 PixelShuffle stages), got {self.factor}")
+        if self.patch_size % 2 == 0:
+            raise ValueError(f"patch_size must be odd, got {self.patch_size}")
+        if self.pos_channels % 4:
+            raise ValueError(f"pos_channels must be a multiple of 4, got {self.pos_channels}")
+        if self.prior not in PRIOR_KINDS:
+            raise ValueError(f"unknown prior {self.prior!r}; choose from {', '.join(PRIOR_KINDS)}")
+        if self.prior == "folder" and not self.prior_images:
+            raise ValueError("prior='folder' needs prior_images (a folder of images)")
+        if self.dep_loss not in DEP_LOSSES:
+            raise ValueError(f"unknown dep_loss {self.dep_loss!r}; choose from {', '.join(DEP_LOSSES)}")
+        if self.pe_extension not in PE_EXTENSIONS:
+            raise ValueError(f"unknown pe_extension {self.pe_extension!r}; choose from {', '.join(PE_EXTENSIONS)}")
+        if self.ir_norm not in ("in", "none"):
+            raise ValueError(f"ir_norm must be 'in' or 'none', got {self.ir_norm!r}")
+        if self.hr_scale < 1 or self.hr_scale & (self.hr_scale - 1):
+            raise ValueError(f"hr_scale must be 1 or a power of two, got {self.hr_scale}")
+        if self.hr_scale > 1 and (self.hr_crop < self.hr_scale or self.hr_crop % self.hr_scale):
+            raise ValueError(f"hr_crop must be a positive multiple of hr_scale ({self.hr_scale}), got {self.hr_crop}")
+        if self.crop_size and self.crop_size % self.factor:
+            raise ValueError(f"crop_size must be a multiple of factor ({self.factor}), got {self.crop_size}")
+        if not 0 <= self.mix_ratio < 1:
+            raise ValueError(f"mix_ratio must be in [0, 1), got {self.mix_ratio}")
+        if not 0 < self.crop_min <= 1:
+            raise ValueError(f"crop_min must be in (0, 1], got {self.crop_min}")
+        if not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+
+
+_PAPER = PetsGANConfig()
+
+#: ``paper``: the official values (a GPU workload: 3 x 5000 iterations at 256 px).
+#: ``fast``: CPU design, 256 px in <= 10 min on a quiet 2-core CPU (see docs/petsgan.md for why
+#: each value; every other value is the paper's).
+PRESETS: dict[str, PetsGANConfig] = {
+    "paper": _PAPER,
+    "fast": replace(
+        _PAPER,
+        dep_channels=32,
+        dep_iters=1500,
+        dep_batch=8,
+        ir_channels=32,
+        ir_norm="none",
+        dip_iters=3000,
+        ir_lr_step=1000,
+        joint_iters=300,
+        joint_pool=24,
+        lr_joint_g=0.0,
+        lr_joint_ir=2e-5,
+        lr_pt=0.0,
+        d_channels=32,
+        warmup_iters=50,
+        crop_size=96,
+        pt_iters=3,
+        augment_count=120,
+        crop_min=0.6,
+    ),
+}

@@ -1,0 +1,351 @@
+"""PetsGAN (issue 11): data sizes, networks, patch transfer, EMA, priors, training steps, resume."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from sinkit.core.resize import resize
+from sinkit.core.weights import WeightsUnavailable
+from sinkit.core.state import flatten_state
+from sinkit.petsgan import PRESETS, PetsGAN, PetsGANConfig, PetsGANTrainer, prepare_images
+from sinkit.petsgan.biggan import BigGAN, load_biggan
+from sinkit.petsgan.data import hr_size
+from sinkit.petsgan.networks import (
+    EMA,
+    DEPNet,
+    IRNet,
+    LRDiscriminator,
+    MultiScaleDiscriminator,
+    PatchTransfer,
+    positional_encoding,
+    sparsity_loss,
+)
+from sinkit.petsgan.priors import augment, build_prior_set, resolve_prior_kind, tps_warp
+
+# HR 96x128 -> LR 12x16 at factor 8: the smallest image PetsGAN accepts, tiny networks.
+TINY = replace(
+    PetsGANConfig(),
+    dep_channels=4, dep_d_channels=4, ir_channels=8, d_channels=4, dep_batch=2, augment_count=4, lr_copies=2,
+    dep_iters=2, dip_iters=2, joint_iters=2, pt_iters=2, warmup_iters=2, prior="augment", crop_size=64,
+)
+
+
+def make_trainer(image, cfg):
+    hr, _ = prepare_images(image, cfg.max_size, cfg.factor)
+    torch.manual_seed(cfg.seed)
+    return PetsGANTrainer(PetsGAN(cfg, {"image": hr}))
+
+
+def flat(trainer):
+    tensors, _ = flatten_state({"model": dict(trainer.model.state_dict()), "trainer": trainer.get_state()})
+    return tensors
+
+
+@pytest.fixture(scope="module")
+def image(tiny_image):
+    return resize(tiny_image, (96, 128))
+
+
+# ----------------------------------------------------------------------------- data
+def test_hr_lr_sizes_are_multiples_of_the_factor():
+    assert hr_size(300, 400) == (192, 256)  # long side 256, 192 = 300 * 0.64
+    assert hr_size(250, 187) == (248, 184)  # never enlarged, floored to multiples of 8
+    hr, lr = prepare_images(torch.zeros(1, 3, 250, 187))
+    assert hr.shape == (1, 3, 248, 184) and lr.shape == (1, 3, 31, 23)
+
+
+def test_too_small_image_is_a_clear_error():
+    with pytest.raises(ValueError, match="image too small for PetsGAN.*96 px"):
+        prepare_images(torch.zeros(1, 3, 64, 300))
+
+
+# ----------------------------------------------------------------------------- networks
+def test_ir_network_upscales_x8_and_is_bounded():
+    ir = IRNet(8, stages=3)
+    out = ir(torch.randn(2, 3, 5, 7))
+    assert out.shape == (2, 3, 40, 56) and out.abs().max() <= 1
+
+
+def test_depnet_keeps_the_size_at_any_size():
+    g = DEPNet(4, 8, (12, 16))
+    assert g(torch.randn(2, 1, 12, 16)).shape == (2, 3, 12, 16)
+    assert g(torch.randn(1, 1, 12, 31)).shape == (1, 3, 12, 31)
+
+
+def test_positional_encoding_matches_the_official_formula_at_the_training_size():
+    pe = positional_encoding(5, 6, 8)
+    # channel 0 = sin(x), 1 = cos(x), 2 = sin(x / 100) (w_k = 10000^(-2k/4)), 4.. = the same for y
+    x = torch.arange(6.0)
+    assert torch.allclose(pe[0, 3], torch.sin(x), atol=1e-6)
+    assert torch.allclose(pe[1, 0], torch.cos(x), atol=1e-6)
+    assert torch.allclose(pe[2, 0], torch.sin(x / 100), atol=1e-6)
+    assert torch.allclose(pe[4, :, 2], torch.sin(torch.arange(5.0)), atol=1e-6)
+
+
+def test_positional_encoding_extends_consistently_to_other_sizes():
+    train = positional_encoding(12, 16, 8)
+    # stretch: a (2*15+1)-wide encoding sampled every other column is the training one
+    wide = positional_encoding(12, 31, 8, train_size=(12, 16))
+    assert torch.allclose(wide[:, :, ::2], train, atol=1e-6)
+    assert wide[:, :, 1].sub(train[:, :, 0]).abs().max() > 0  # in-between positions are new
+    tall = positional_encoding(23, 16, 8, train_size=(12, 16))
+    assert torch.allclose(tall[:, ::2], train, atol=1e-6)
+    # continue: the first columns are the training encoding, then the grid goes on
+    cont = positional_encoding(12, 40, 8, train_size=(12, 16), extension="continue")
+    assert torch.allclose(cont[:, :, :16], train, atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        positional_encoding(4, 4, 6)
+
+
+def test_ema_moves_towards_the_source_by_one_minus_decay():
+    src = torch.nn.Linear(3, 2)
+    ema = EMA(src, decay=0.9)
+    before = ema.target.weight.clone()
+    with torch.no_grad():
+        src.weight.add_(1.0)
+    ema.update()
+    assert torch.allclose(ema.target.weight, before + 0.1, atol=1e-6)
+    assert not ema.target.weight.requires_grad
+    with pytest.raises(ValueError):
+        EMA(src, decay=1.0)
+
+
+def test_patch_transfer_finds_a_copied_patch_exactly():
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(1, 3, 16, 20, generator=g) * 2 - 1
+    # the input is a 10x12 window cut from the reference at (3, 5)
+    x = ref[..., 3:13, 5:17].clone()
+    pt = PatchTransfer(7)
+    out, attn = pt(x, ref, tau=1e-4, iterations=1, hard=True)
+    assert out.shape == x.shape and attn.shape == (1, 10 * 12, 16 * 20)
+    # windows that lie fully inside x match their source location ...
+    idx = attn[0].argmax(-1).view(10, 12)
+    for i in range(3, 7):
+        for j in range(3, 9):
+            assert idx[i, j] == (i + 3) * 20 + (j + 5)
+    # ... and pixels covered only by such windows are copied exactly
+    assert torch.allclose(out[..., 6:7, 6:6], x[..., 6:7, 6:6])
+    assert torch.allclose(out[..., 6, 6], x[..., 6, 6], atol=1e-6)
+
+
+def test_patch_transfer_of_the_reference_itself_is_the_identity_inside():
+    g = torch.Generator().manual_seed(1)
+    ref = torch.rand(1, 3, 14, 14, generator=g) * 2 - 1
+    out, attn = PatchTransfer(3)(ref, ref, tau=1e-4, hard=True)
+    assert torch.allclose(out[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], atol=1e-5)
+    assert sparsity_loss(attn) < 1e-3
+
+
+def test_sparsity_loss_is_zero_for_one_hot_and_positive_for_uniform():
+    assert sparsity_loss(torch.eye(4)[None]) == pytest.approx(0.0, abs=1e-6)
+    assert sparsity_loss(torch.full((1, 4, 4), 0.25)) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_discriminators_shapes():
+    d = MultiScaleDiscriminator(4, 3)
+    assert d(torch.randn(2, 3, 24, 20)).shape == (2, 1, 24, 20)
+    d_lr = LRDiscriminator((12, 16), 4)
+    assert d_lr(torch.randn(3, 3, 12, 16)).shape == (3, 1)
+    with pytest.raises(ValueError, match="built for"):
+        d_lr(torch.randn(1, 3, 16, 16))
+
+
+# ----------------------------------------------------------------------------- priors
+def test_tps_warp_is_seeded_and_keeps_the_image_recognisable(image):
+    x = resize(image, (24, 32))
+    a = tps_warp(x, torch.Generator().manual_seed(3))
+    b = tps_warp(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.shape == x.shape
+    assert 0 < (a - x).abs().mean() < 0.2
+    assert torch.allclose(tps_warp(x, torch.Generator().manual_seed(3), scale=0.0), x, atol=1e-5)
+
+
+def test_augment_prior_set_is_recorded(image):
+    hr, lr = prepare_images(image)
+    prior = build_prior_set(hr, lr, TINY, torch.Generator().manual_seed(0))
+    assert prior.kind == "augment" and prior.images.shape == (4 + 4, 3, 12, 16)
+    assert "no external prior" in prior.description
+    out = augment(hr, (12, 16), replace(TINY, crop_min=0.5), torch.Generator().manual_seed(0))
+    assert out.shape == (1, 3, 12, 16)
+
+
+def test_folder_prior_and_its_errors(image, tmp_path):
+    from sinkit.core.io import save_image
+
+    hr, lr = prepare_images(image)
+    for i in range(3):
+        save_image(torch.rand(1, 3, 20 + i, 30) * 2 - 1, tmp_path / f"{i}.png")
+    cfg = replace(TINY, prior="auto", prior_images=str(tmp_path), mix_ratio=0.25)
+    assert resolve_prior_kind(cfg) == "folder"
+    prior = build_prior_set(hr, lr, cfg, torch.Generator().manual_seed(0))
+    # 3 images + 3 mirrors + 2 augmentations (0.25 / 0.75 * 6) + 2 + 2 LR copies
+    assert prior.kind == "folder" and prior.images.shape[0] == 3 + 3 + 2 + 4
+    with pytest.raises(ValueError, match="not a folder"):
+        build_prior_set(hr, lr, replace(cfg, prior_images=str(tmp_path / "none")), torch.Generator())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        build_prior_set(hr, lr, replace(cfg, prior_images=str(tmp_path / "empty")), torch.Generator())
+
+
+def test_missing_biggan_weights_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("SINKIT_OFFLINE", "1")
+    monkeypatch.delenv("SINKIT_BIGGAN_WEIGHTS", raising=False)
+    monkeypatch.setenv("SINKIT_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(WeightsUnavailable, match="(?s)biggan-128-G_ema.pth.*SINKIT_BIGGAN_WEIGHTS.*--prior-images"):
+        load_biggan()
+    with pytest.raises(WeightsUnavailable):
+        load_biggan(str(tmp_path / "missing.pth"))
+    assert resolve_prior_kind(replace(TINY, prior="auto")) == "augment"
+
+
+def test_biggan_state_dict_layout_and_file_round_trip(tmp_path):
+    with torch.device("meta"):
+        full = BigGAN()  # the pretrained architecture: check the published key layout
+    keys = full.state_dict().keys()
+    for key in ("shared.weight", "linear.u0", "linear.sv0", "blocks.0.0.bn1.gain.weight", "blocks.0.0.conv_sc.weight",
+                "blocks.3.1.gamma", "blocks.3.1.theta.weight", "output_layer.0.stored_var", "output_layer.2.u0"):
+        assert key in keys
+    assert full.linear.weight.shape == (96 * 16 * 16, 20) and full.dim_z == 120
+    assert full.blocks[3][1].theta.weight.shape == (24, 192, 1, 1) and full.output_layer[2].weight.shape == (3, 96, 3, 3)
+    arch = dict(width=8, resolution=64, dim_z=10, shared_dim=4, classes=3)
+    small = BigGAN(**arch).eval()
+    torch.save(small.state_dict(), tmp_path / "g.pth")
+    loaded = load_biggan(str(tmp_path / "g.pth"), **arch)
+    torch.save({"x": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="not a BigGAN-128"):
+        load_biggan(str(tmp_path / "bad.pth"), **arch)
+    z = torch.randn(2, 10)
+    out = loaded(z, torch.tensor([0, 2]))
+    assert out.shape == (2, 3, 64, 64) and torch.equal(out, small(z, torch.tensor([0, 2])))
+
+
+def test_biggan_prior_code_path_with_a_small_random_generator(image):
+    hr, lr = prepare_images(image)
+    torch.manual_seed(0)
+    small = BigGAN(width=2, resolution=32, dim_z=20, shared_dim=8, classes=5).eval()
+    cfg = replace(TINY, prior="biggan", inversion_iters=2, biggan_class_candidates=2, jitter_stds=(0.1, 0.5),
+                  jitter_per_std=3, mix_ratio=0.0)
+    prior = build_prior_set(hr, lr, cfg, torch.Generator().manual_seed(0), biggan=small)
+    assert prior.kind == "biggan" and prior.images.shape == (6 + 6 + 4, 3, 12, 16)
+    assert prior.images.abs().max() <= 1
+
+
+# ----------------------------------------------------------------------------- training
+def test_every_phase_steps_and_sampling_any_size(image):
+    tr = make_trainer(image, TINY)
+    assert tr.model.info["prior"]["kind"] == "augment"
+    model = tr.run(progress=False).eval()
+    assert tr.iteration == {"dep": 2, "dip": 2, "joint": 2, "hr": 0}
+    s = model.sample(2, generator=0)
+    assert s.shape == (2, 3, 96, 128) and torch.isfinite(s).all()
+    assert torch.equal(s, model.sample(2, generator=0))
+    assert not torch.equal(s, model.sample(2, generator=1))
+    assert model.sample(1, size=(96, 200), generator=0).shape == (1, 3, 96, 200)
+    assert model.reconstruction().shape == (1, 3, 96, 128)
+    assert model.sample(1, size=(90, 131), generator=0).shape == (1, 3, 88, 128)  # nearest multiples of 8
+    with pytest.raises(ValueError, match="at least 16 px"):
+        model.sample(1, size=(8, 128))
+    out = model.inject(torch.rand(1, 3, 50, 70) * 2 - 1, 0, num=2)
+    assert out.shape == (2, 3, 96, 128) and torch.equal(out[0], out[1])
+    with pytest.raises(ValueError, match="one injection scale"):
+        model.inject(out[:1], 1)
+
+
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_resume_is_bit_identical(image, fast_path):
+    cfg = replace(TINY, dep_iters=3, dip_iters=3, joint_iters=3)
+    if fast_path:  # the fast preset's shortcuts: fake-LR pool, no PT loss, frozen G in the joint phase
+        cfg = replace(cfg, joint_pool=2, lr_pt=0.0, lr_joint_g=0.0)
+    straight = make_trainer(image, cfg)
+    straight.run(progress=False)
+
+    first = make_trainer(image, cfg)
+    for phase, n in (("dep", 3), ("dip", 3), ("joint", 1)):
+        for _ in range(n):
+            first.step(phase)
+    model_state = {k: v.clone() for k, v in first.model.state_dict().items()}
+    state = first.get_state()
+    second = make_trainer(image, cfg)
+    second.model.load_state_dict(model_state)
+    second.set_state(state)
+    second.run(progress=False)
+    a, b = flat(straight), flat(second)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_presets_are_valid_and_fast_is_smaller():
+    paper, fast = PRESETS["paper"], PRESETS["fast"]
+    assert paper.dep_iters == paper.dip_iters == paper.joint_iters == 5000
+    assert fast.dep_iters < paper.dep_iters and fast.ir_channels <= paper.ir_channels
+    with pytest.raises(ValueError, match="crop_size"):
+        replace(paper, crop_size=100)
+    with pytest.raises(ValueError, match="prior_images"):
+        replace(paper, prior="folder")
+
+
+def test_fit_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):
+    import sinkit
+
+    cfg = replace(TINY, dep_iters=2, dip_iters=2, joint_iters=2)
+    straight = PetsGAN.fit(image, cfg, out_dir=tmp_path / "a", progress=False, vgg="random", device="cpu")
+    assert straight.complete and straight.info["pt_init"] == "random"
+    part = PetsGAN.fit(image, cfg, out_dir=tmp_path / "b", progress=False, vgg="random", device="cpu", stop_after=3)
+    assert not part.complete
+    resumed = PetsGAN.fit(image, cfg, out_dir=tmp_path / "b", resume=True, progress=False, vgg="random", device="cpu")
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    loaded = sinkit.load(tmp_path / "a", device="cpu")
+    assert isinstance(loaded, PetsGAN) and loaded.config == cfg and loaded.info["prior"]["kind"] == "augment"
+    assert torch.equal(loaded.sample(2, generator=5), straight.sample(2, generator=5))
+    assert "augment" in loaded.describe()
+    with pytest.raises(ValueError, match="config differs"):
+        PetsGAN.fit(image, replace(cfg, lr_g=1e-3), out_dir=tmp_path / "b", resume=True, progress=False, vgg="random",
+                    device="cpu")
+
+
+def test_cli_train_with_prior_images_then_sample_wider_and_harmonize(image, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sinkit.cli.main import cli
+    from sinkit.core.io import save_image
+
+    monkeypatch.setenv("SINKIT_OFFLINE", "1")
+    save_image(image, tmp_path / "photo.png")
+    (tmp_path / "priors").mkdir()
+    for i in range(2):
+        save_image(torch.rand(1, 3, 30, 40) * 2 - 1, tmp_path / "priors" / f"{i}.png")
+    sets = []
+    for key in ("dep_iters", "dip_iters", "joint_iters", "augment_count", "lr_copies", "dep_batch"):
+        sets += ["--set", f"{key}={getattr(TINY, key)}"]
+    for key in ("dep_channels", "ir_channels", "d_channels", "dep_d_channels"):
+        sets += ["--set", f"{key}=4"]
+
+    def run(*args):
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("train", tmp_path / "photo.png", "--method", "petsgan", "--preset", "fast", "--out", tmp_path / "m",
+        "--prior-images", tmp_path / "priors", "--samples", "0", "--quiet", "--device", "cpu", *sets)
+    assert "folder: 2 images" in run("info", tmp_path / "m")
+    out = run("sample", tmp_path / "m", "--num", "2", "--out", tmp_path / "s", "--scale-h", "1.5", "--device", "cpu")
+    assert "96x192 px" in out
+    run("harmonize", tmp_path / "m", "--input", tmp_path / "photo.png", "--mask", tmp_path / "photo.png",
+        "--scale", "0", "--out", tmp_path / "h", "--device", "cpu")
+
+
+def test_x2_high_resolution_extension_trains_by_reconstruction_and_samples_larger(image, tmp_path):
+    big = resize(image, (192, 256))
+    cfg = replace(TINY, max_size=128, hr_scale=2, hr_crop=32, hr_iters=2, hr_channels=4)
+    model = PetsGAN.fit(big, cfg, out_dir=tmp_path / "m", progress=False, vgg="random", device="cpu")
+    assert model.info["iteration"] == 2 + 2 + 2 + 2 and model.output_size() == (192, 256)
+    assert model.sample(2, generator=0).shape == (2, 3, 192, 256)
+    assert torch.allclose(model.training_image(), big, atol=1e-6)
+    with pytest.raises(ValueError, match="too small for the x2 extension"):
+        PetsGAN.fit(image, cfg, progress=False, vgg="random", device="cpu")
