@@ -1,0 +1,280 @@
+"""GPNN: generative patch nearest neighbours (Granot, Feinstein, Shocher, Bagon, Irani, CVPR 2022).
+
+No training: the image is the model.  A SinGAN-like pyramid is generated
+coarse to fine; at every level each ``7 x 7`` patch of the current output is
+replaced by its completeness-normalised nearest neighbour among the real
+image's patches (paper eq. 2), and overlapping patches are averaged (fold)::
+
+    y_coarsest = x_coarsest + noise                       # paper sec. 3.1
+    for each level n (coarse to fine):
+        y = up(y_{n+1})
+        repeat T times:                                   # T = 10 (1 at the coarsest)
+            Q = patches(y); K = patches(keys_n); V = patches(x_n)
+            y = fold(V[NN(Q, K)])                         # NN: eq. 2, overlaps averaged
+
+Conditional tasks inject an image instead of noise (structural analogy,
+paint-to-image, editing) or keep the known pixels of a masked image fixed
+(conditional inpainting, paper sec. 4.3).  Public references read:
+iyttor/GPNN (``model/gpnn.py``), ariel415el/Efficient-GPNN (``GPNN.py``, ``utils/NN.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..core.pyramid import PyramidSpec, build_pyramid, scaled_sizes
+from ..core.resize import resize
+from ..patches import PatchIndex, check_patch_fits, fit_max_size, fold_nearest, patch_pyramid
+from .config import GPNNConfig
+
+__all__ = ["GPNN"]
+
+
+def _generator(generator: torch.Generator | int | None) -> torch.Generator | None:
+    if isinstance(generator, int):
+        return torch.Generator().manual_seed(generator)
+    return generator
+
+
+def _check_image(image: torch.Tensor, name: str = "image") -> None:
+    if not torch.is_tensor(image) or image.dim() != 4 or image.shape[1] != 3:
+        shape = tuple(image.shape) if torch.is_tensor(image) else type(image).__name__
+        raise ValueError(f"{name}: expected a (B, 3, H, W) tensor in [-1, 1], got {shape}")
+
+
+class GPNN:
+    """GPNN on one image: random samples of any size, injection, conditional inpainting.
+
+    Args:
+        image: ``(1, 3, H, W)`` in ``[-1, 1]``; shrunk to ``config.max_size`` (long side).
+        config: :class:`GPNNConfig` (default: the paper's values).
+
+    Raises:
+        ValueError: bad image shape, or an image too small for the pyramid.
+
+    Example:
+        >>> model = GPNN(sinkit.load_image("photo.jpg"))
+        >>> samples = model.sample(4, scale_h=1.5, generator=0)   # (4, 3, H, 1.5 W)
+    """
+
+    def __init__(self, image: torch.Tensor, config: GPNNConfig | None = None):
+        _check_image(image)
+        if image.shape[0] != 1:
+            raise ValueError(f"GPNN models one image, got a batch of {image.shape[0]}")
+        self.config = config or GPNNConfig()
+        h, w = fit_max_size(*image.shape[-2:], self.config.max_size)
+        if min(h, w) < self.config.coarsest_size:
+            raise ValueError(
+                f"image {h}x{w} is smaller than the coarsest level ({self.config.coarsest_size} px short side); "
+                "use a larger image or lower coarsest_size"
+            )
+        self.real = resize(image.float(), (h, w))
+        self.spec = patch_pyramid(h, w, factor=self.config.scale_factor, coarsest=self.config.coarsest_size)
+        self.pyramid = build_pyramid(self.real, self.spec)
+        self._indexes: dict[tuple, PatchIndex] = {}
+        self.info: dict = {}
+
+    # ----------------------------------------------------------------- geometry
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]:
+        """``(height, width)`` of every level, coarsest first."""
+        return self.spec.sizes
+
+    @property
+    def num_scales(self) -> int:
+        return self.spec.num_scales
+
+    # ----------------------------------------------------------------- one PNN step
+    def _index(self, spec: PyramidSpec, pyramid: list[torch.Tensor], level: int, blurred: bool, valid: torch.Tensor | None, cache: bool) -> PatchIndex:
+        key = (spec.sizes, level, blurred)
+        if cache and key in self._indexes:
+            return self._indexes[key]
+        keys_image = resize(pyramid[level - 1], spec.sizes[level]) if blurred else pyramid[level]
+        c = self.config
+        index = PatchIndex(keys_image, c.patch_size, method=c.search, dims=c.search_dims, nprobe=c.nprobe, seed=c.seed, valid=valid)
+        if cache:
+            self._indexes[key] = index
+        return index
+
+    def _pnn(self, x: torch.Tensor, index: PatchIndex, values: torch.Tensor, alpha: float) -> torch.Tensor:
+        """One patch-nearest-neighbour replacement (paper sec. 3, "PNN generation module")."""
+        d = 3 * self.config.patch_size ** 2
+        nn = index.completeness_nn(x, alpha * d, self.config.shortlist)
+        return fold_nearest(values, nn, tuple(x.shape[-2:]), self.config.patch_size)
+
+    def _run(
+        self,
+        x: torch.Tensor,
+        start: int,
+        *,
+        sizes: Sequence[tuple[int, int]] | None = None,
+        spec: PyramidSpec | None = None,
+        pyramid: list[torch.Tensor] | None = None,
+        alpha: float | None = None,
+        known: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Refine ``x`` (given at level ``start``) through every finer level.
+
+        ``known`` / ``mask``: an image whose pixels outside the mask (mask 0) are kept
+        at every iteration of every level; only mask-1 pixels are synthesised, and
+        key patches touching the mask are never copied.
+        """
+        c = self.config
+        spec = spec or self.spec
+        pyramid = pyramid or self.pyramid
+        sizes = list(sizes or spec.sizes)
+        alpha = c.alpha if alpha is None else alpha
+        x = resize(x, sizes[start])
+        for level in range(start, spec.num_scales):
+            if level > start:
+                x = resize(x, sizes[level])
+            m_l = k_l = valid = None
+            if mask is not None:
+                m_l = resize(mask, sizes[level], clamp=False).clamp(0, 1)
+                k_l = resize(known, sizes[level])
+                touched = F.max_pool2d((resize(mask, spec.sizes[level], clamp=False) > 1e-3).float(), c.patch_size, stride=1)
+                valid = touched.reshape(-1) == 0
+            iters = c.coarsest_iters if level == 0 else c.iters
+            for it in range(iters):
+                blurred = c.blur_keys and level > 0 and it == 0
+                index = self._index(spec, pyramid, level, blurred, valid, cache=mask is None)
+                x = self._pnn(x, index, pyramid[level][0], alpha)
+                if m_l is not None:
+                    x = m_l * x + (1 - m_l) * k_l
+        return x.clamp(-1, 1)
+
+    # ----------------------------------------------------------------- tasks
+    @torch.no_grad()
+    def sample(
+        self,
+        num: int = 1,
+        *,
+        scale_h: float = 1.0,
+        scale_v: float = 1.0,
+        noise_std: float | None = None,
+        generator: torch.Generator | int | None = None,
+        batch_size: int = 8,
+    ) -> torch.Tensor:
+        """Random samples (paper sec. 4.1), of any size (retargeting: ``scale_h`` / ``scale_v``).
+
+        The coarsest level is the image at that level's (scaled) size plus Gaussian
+        noise (one value per pixel shared by the channels, std ``noise_std``, default
+        ``config.noise_std``); every level is then refined.  With ``noise_std=0`` and
+        the training shape the output is the image itself (GPNN's identity case).
+
+        Args:
+            num: number of samples.
+            scale_h, scale_v: width / height factors of the output (1 = the image's shape).
+            noise_std: overrides ``config.noise_std``.
+            generator: ``torch.Generator`` or integer seed (same seed, same samples).
+            batch_size: samples refined together (one index search for the whole batch).
+
+        Returns:
+            ``(num, 3, H', W')`` in ``[-1, 1]``.
+
+        Raises:
+            ValueError: ``num < 1``, bad factors, or a coarsest level smaller than a patch.
+        """
+        if num < 1:
+            raise ValueError(f"num must be >= 1, got {num}")
+        generator = _generator(generator)
+        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
+        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level at scale_h={scale_h}, scale_v={scale_v}")
+        std = self.config.noise_std if noise_std is None else noise_std
+        coarse = resize(self.pyramid[0], sizes[0])
+        out = []
+        for first in range(0, num, batch_size):
+            b = min(batch_size, num - first)
+            noise = torch.randn(b, 1, *sizes[0], generator=generator) * std
+            out.append(self._run(coarse + noise, 0, sizes=sizes))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def inject(
+        self,
+        image: torch.Tensor,
+        start_scale: int = 0,
+        *,
+        scale_h: float = 1.0,
+        scale_v: float = 1.0,
+        noise_std: float = 0.0,
+        alpha: float | None = None,
+        generator: torch.Generator | int | None = None,
+    ) -> torch.Tensor:
+        """Refine an injected image with this image's patches, from ``start_scale`` on.
+
+        Structural analogy and paint-to-image (paper sec. 4.4: the coarse image of B
+        replaces the noisy coarsest level), editing and harmonisation (inject the
+        composite at a middle level; blend the result into the composite with the
+        edit mask afterwards).
+
+        Args:
+            image: ``(B, 3, H, W)`` in ``[-1, 1]``, any size: resized to the level's size.
+            start_scale: level the image is injected at (0 = coarsest).
+            scale_h, scale_v: output shape factors.
+            noise_std: noise added to the injected image (default none).
+            alpha: completeness weight (default ``config.alpha``).
+
+        Returns:
+            ``(B, 3, H', W')``.
+        """
+        _check_image(image)
+        if not 0 <= start_scale < self.num_scales:
+            raise ValueError(f"start scale must be in 0..{self.num_scales - 1}, got {start_scale}")
+        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
+        x = resize(image.float(), sizes[start_scale])
+        if noise_std > 0:
+            x = x + torch.randn(x.shape[0], 1, *x.shape[-2:], generator=_generator(generator)) * noise_std
+        return self._run(x, start_scale, sizes=sizes, alpha=alpha)
+
+    def inpainting_coarsest(self, mask: torch.Tensor) -> int:
+        """Coarsest short side for inpainting: the hole spans about one patch there (iyttor/GPNN rule)."""
+        m = resize(mask.float(), tuple(self.real.shape[-2:]), clamp=False) > 0.5
+        hole = int(m[0, 0].sum(0).max())  # tallest column of the hole, px
+        short = min(self.real.shape[-2:])
+        if hole == 0:
+            return short
+        return int(min(short, max(self.config.coarsest_size, round(short * self.config.patch_size / hole))))
+
+    @torch.no_grad()
+    def inpaint(self, image: torch.Tensor | None, mask: torch.Tensor, *, alpha: float | None = None) -> torch.Tensor:
+        """Conditional inpainting (paper sec. 4.3): fill the mask from the rest of the image.
+
+        The masked region of ``image`` holds a rough colour hint (e.g. the user
+        painted the hole); the coarsest level is chosen so that the hole is about one
+        patch tall there, the hint is the initial guess, and every level copies
+        patches that do not touch the hole (iyttor/GPNN ``inpainting.py``, alpha 1).
+        Pixels outside the mask are kept.
+
+        Args:
+            image: ``(1, 3, H, W)`` image with the hint in the hole (default: the model's
+                image, i.e. the hole keeps whatever is there).
+            mask: ``(1, 1, H, W)`` in ``[0, 1]``, 1 = fill.
+
+        Returns:
+            ``(1, 3, h, w)`` at the model's size.
+
+        Raises:
+            ValueError: mask of the wrong shape, empty, or covering the whole image.
+        """
+        if mask.dim() != 4 or mask.shape[:2] != (1, 1):
+            raise ValueError(f"mask: expected a (1, 1, H, W) tensor in [0, 1], got shape {tuple(mask.shape)}")
+        size = tuple(self.real.shape[-2:])
+        src = self.real if image is None else resize(image.float(), size)
+        _check_image(src)
+        m = (resize(mask.float(), size, clamp=False) > 0.5).float()
+        if m.sum() == 0:
+            raise ValueError("mask is empty: nothing to inpaint")
+        if m.mean() > 0.9:
+            raise ValueError(f"mask covers {100 * float(m.mean()):.0f}% of the image: too little is left to copy from")
+        coarsest = self.inpainting_coarsest(m)
+        spec = patch_pyramid(*size, factor=self.config.scale_factor, coarsest=coarsest)
+        pyramid = build_pyramid(src, spec)
+        alpha = self.config.inpaint_alpha if alpha is None else alpha
+        return self._run(pyramid[0], 0, spec=spec, pyramid=pyramid, alpha=alpha, known=src, mask=m)
