@@ -23,6 +23,9 @@ from .core.version import __version__
 BUILTIN_METHODS = {
     "singan": "sinkit.singan",
     "sinir": "sinkit.sinir",
+    "gpnn": "sinkit.gpnn",
+    "gpdm": "sinkit.gpdm",
+    "patch_diffusion": "sinkit.patch_diffusion",
 }
 declare_methods(BUILTIN_METHODS)
 
@@ -51,6 +54,12 @@ _LAZY = {
     "SinGANConfig": "sinkit.singan",
     "SinIR": "sinkit.sinir",
     "SinIRConfig": "sinkit.sinir",
+    "GPNN": "sinkit.gpnn",
+    "GPNNConfig": "sinkit.gpnn",
+    "GPDM": "sinkit.gpdm",
+    "GPDMConfig": "sinkit.gpdm",
+    "PatchDiffusion": "sinkit.patch_diffusion",
+    "PatchDiffusionConfig": "sinkit.patch_diffusion",
 }
 
 __all__ = ["__version__", "BUILTIN_METHODS", *_LAZY]

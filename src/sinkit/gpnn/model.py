@@ -27,10 +27,13 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..core.capabilities import Injectable, Sampler
+from ..core.patches import PatchIndex, check_patch_fits, fold_nearest, patch_pyramid
+from ..core.patches.model import ImagePatchModel
 from ..core.pyramid import PyramidSpec, build_pyramid, scaled_sizes
+from ..core.registry import register_method
 from ..core.resize import resize
-from ..patches import PatchIndex, check_patch_fits, fit_max_size, fold_nearest, patch_pyramid
-from .config import GPNNConfig
+from .config import PRESETS, GPNNConfig
 
 __all__ = ["GPNN"]
 
@@ -47,37 +50,46 @@ def _check_image(image: torch.Tensor, name: str = "image") -> None:
         raise ValueError(f"{name}: expected a (B, 3, H, W) tensor in [-1, 1], got {shape}")
 
 
-class GPNN:
+@register_method("gpnn")
+class GPNN(ImagePatchModel, Sampler, Injectable):
     """GPNN on one image: random samples of any size, injection, conditional inpainting.
 
-    Args:
-        image: ``(1, 3, H, W)`` in ``[-1, 1]``; shrunk to ``config.max_size`` (long side).
-        config: :class:`GPNNConfig` (default: the paper's values).
-
-    Raises:
-        ValueError: bad image shape, or an image too small for the pyramid.
+    Build it with ``GPNN.fit(image, config)`` (or ``sinkit.get_method("gpnn").fit``):
+    no training happens, the image (shrunk to ``config.max_size``) is the model.
 
     Example:
-        >>> model = GPNN(sinkit.load_image("photo.jpg"))
-        >>> samples = model.sample(4, scale_h=1.5, generator=0)   # (4, 3, H, 1.5 W)
+        >>> model = GPNN.fit("photo.jpg")                       # the paper preset
+        >>> samples = model.sample(4, size=(188, 375), generator=0)
     """
 
-    def __init__(self, image: torch.Tensor, config: GPNNConfig | None = None):
-        _check_image(image)
-        if image.shape[0] != 1:
-            raise ValueError(f"GPNN models one image, got a batch of {image.shape[0]}")
-        self.config = config or GPNNConfig()
-        h, w = fit_max_size(*image.shape[-2:], self.config.max_size)
-        if min(h, w) < self.config.coarsest_size:
+    config_class = GPNNConfig
+    presets = PRESETS
+    usage = (
+        "GPNN needs no training: `sinkit sample photo.jpg --method gpnn`; paint / edit / harmonize / transfer "
+        "inject an image (`--method gpnn`); `sinkit inpaint photo.jpg --mask m.png` fills a hole."
+    )
+    #: editing / harmonisation masks: the project's SinGAN radii (GPNN publishes none)
+    mask_dilation = {"edit": 20, "harmonize": 7}
+
+    def __init__(self, config: GPNNConfig, inputs, info: dict | None = None):
+        super().__init__(config, inputs, info)
+        h, w = self.real.shape[-2:]
+        if min(h, w) < config.coarsest_size:
             raise ValueError(
-                f"image {h}x{w} is smaller than the coarsest level ({self.config.coarsest_size} px short side); "
+                f"image {h}x{w} is smaller than the coarsest level ({config.coarsest_size} px short side); "
                 "use a larger image or lower coarsest_size"
             )
-        self.real = resize(image.float(), (h, w))
-        self.spec = patch_pyramid(h, w, factor=self.config.scale_factor, coarsest=self.config.coarsest_size)
-        self.pyramid = build_pyramid(self.real, self.spec)
+        self.spec = patch_pyramid(h, w, factor=config.scale_factor, coarsest=config.coarsest_size)
         self._indexes: dict[tuple, PatchIndex] = {}
-        self.info: dict = {}
+        self._pyramid: list[torch.Tensor] | None = None
+
+    @property
+    def pyramid(self) -> list[torch.Tensor]:
+        """The image at every level, coarsest first (each resized from the image)."""
+        if self._pyramid is None or self._pyramid[0].device != self.real.device:
+            self._pyramid = build_pyramid(self.real.float(), self.spec)
+            self._indexes = {}
+        return self._pyramid
 
     # ----------------------------------------------------------------- geometry
     @property
@@ -149,89 +161,124 @@ class GPNN:
                     x = m_l * x + (1 - m_l) * k_l
         return x.clamp(-1, 1)
 
-    # ----------------------------------------------------------------- tasks
+    # ----------------------------------------------------------------- capabilities
+    def level_sizes(self, size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+        """Every level's size for an output of ``size = (height, width)`` (default: the image's).
+
+        Each level is scaled by the same width and height factors (retargeting,
+        paper sec. 4.2); the finest is exactly ``size``.
+
+        Raises:
+            ValueError: a non-positive size, or a coarsest level smaller than one patch.
+        """
+        if size is None:
+            return list(self.sizes)
+        h, w = int(size[0]), int(size[1])
+        if h < 1 or w < 1:
+            raise ValueError(f"output size must be positive, got {h}x{w}")
+        H, W = self.output_size()
+        sizes = scaled_sizes(self.sizes, w / W, h / H)
+        sizes[-1] = (h, w)
+        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level of a {h}x{w} output")
+        return sizes
+
     @torch.no_grad()
     def sample(
         self,
         num: int = 1,
         *,
-        scale_h: float = 1.0,
-        scale_v: float = 1.0,
-        noise_std: float | None = None,
+        size: tuple[int, int] | None = None,
         generator: torch.Generator | int | None = None,
+        noise_std: float | None = None,
         batch_size: int = 8,
+        **_ignored,
     ) -> torch.Tensor:
-        """Random samples (paper sec. 4.1), of any size (retargeting: ``scale_h`` / ``scale_v``).
+        """Random samples (paper sec. 4.1), of any size (retargeting).
 
-        The coarsest level is the image at that level's (scaled) size plus Gaussian
-        noise (one value per pixel shared by the channels, std ``noise_std``, default
-        ``config.noise_std``); every level is then refined.  With ``noise_std=0`` and
-        the training shape the output is the image itself (GPNN's identity case).
+        The coarsest level is the image at that level's size plus Gaussian noise
+        (one value per pixel shared by the channels, std ``noise_std``, default
+        ``config.noise_std``); every level is then refined.  With ``noise_std=0``
+        and the image's size the output is the image itself (GPNN's identity case).
 
         Args:
             num: number of samples.
-            scale_h, scale_v: width / height factors of the output (1 = the image's shape).
-            noise_std: overrides ``config.noise_std``.
+            size: ``(height, width)`` of the samples, px (default: the image's).
             generator: ``torch.Generator`` or integer seed (same seed, same samples).
+            noise_std: overrides ``config.noise_std``.
             batch_size: samples refined together (one index search for the whole batch).
 
         Returns:
-            ``(num, 3, H', W')`` in ``[-1, 1]``.
+            ``(num, 3, H, W)`` in ``[-1, 1]``.
 
         Raises:
-            ValueError: ``num < 1``, bad factors, or a coarsest level smaller than a patch.
+            ValueError: ``num < 1``, or a size whose coarsest level is smaller than a patch.
         """
         if num < 1:
             raise ValueError(f"num must be >= 1, got {num}")
         generator = _generator(generator)
-        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
-        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level at scale_h={scale_h}, scale_v={scale_v}")
+        sizes = self.level_sizes(size)
         std = self.config.noise_std if noise_std is None else noise_std
         coarse = resize(self.pyramid[0], sizes[0])
         out = []
         for first in range(0, num, batch_size):
             b = min(batch_size, num - first)
-            noise = torch.randn(b, 1, *sizes[0], generator=generator) * std
+            noise = torch.randn(b, 1, *sizes[0], generator=generator).to(coarse.device) * std
             out.append(self._run(coarse + noise, 0, sizes=sizes))
         return torch.cat(out)
+
+    def valid_injection_scales(self) -> range:
+        """Every level: an image injected at the coarsest replaces the noisy initial guess."""
+        return range(0, self.num_scales)
+
+    def image_at_scale(self, scale: int) -> torch.Tensor:
+        return self.pyramid[scale]
 
     @torch.no_grad()
     def inject(
         self,
         image: torch.Tensor,
-        start_scale: int = 0,
+        scale: int,
         *,
-        scale_h: float = 1.0,
-        scale_v: float = 1.0,
-        noise_std: float = 0.0,
-        alpha: float | None = None,
+        num: int = 1,
+        size: tuple[int, int] | None = None,
+        noise: str = "zero",
         generator: torch.Generator | int | None = None,
+        alpha: float | None = None,
     ) -> torch.Tensor:
-        """Refine an injected image with this image's patches, from ``start_scale`` on.
+        """Refine an injected image with this image's patches, from level ``scale`` on.
 
-        Structural analogy and paint-to-image (paper sec. 4.4: the coarse image of B
-        replaces the noisy coarsest level), editing and harmonisation (inject the
-        composite at a middle level; blend the result into the composite with the
-        edit mask afterwards).
+        Structural analogy and paint-to-image (paper sec. 4.4: the coarse image
+        replaces the noisy coarsest level), editing and harmonisation (the composite
+        injected at a middle level; ``sinkit.tasks`` blends the result into it with
+        the mask).  GPNN adds no noise to an injected image (``noise="zero"``); with
+        ``noise="random"`` the coarsest-level noise of :meth:`sample` is added, so the
+        ``num`` outputs differ.
 
         Args:
-            image: ``(B, 3, H, W)`` in ``[-1, 1]``, any size: resized to the level's size.
-            start_scale: level the image is injected at (0 = coarsest).
-            scale_h, scale_v: output shape factors.
-            noise_std: noise added to the injected image (default none).
+            image: ``(1, 3, H, W)`` in ``[-1, 1]``, any size: resized to the level's size.
+            scale: level the image is injected at (0 = coarsest).
+            num: number of outputs.
+            size: output ``(height, width)`` (default: the image's).
+            noise: ``"zero"`` or ``"random"``.
             alpha: completeness weight (default ``config.alpha``).
 
         Returns:
-            ``(B, 3, H', W')``.
+            ``(num, 3, H', W')``.
+
+        Raises:
+            ValueError: bad image, scale or noise mode.
         """
         _check_image(image)
-        if not 0 <= start_scale < self.num_scales:
-            raise ValueError(f"start scale must be in 0..{self.num_scales - 1}, got {start_scale}")
-        sizes = scaled_sizes(self.sizes, scale_h, scale_v)
-        x = resize(image.float(), sizes[start_scale])
-        if noise_std > 0:
-            x = x + torch.randn(x.shape[0], 1, *x.shape[-2:], generator=_generator(generator)) * noise_std
-        return self._run(x, start_scale, sizes=sizes, alpha=alpha)
+        if not 0 <= scale < self.num_scales:
+            raise ValueError(f"injection scale must be in 0..{self.num_scales - 1}, got {scale}")
+        if noise not in ("zero", "random"):
+            raise ValueError(f"noise must be 'zero' or 'random' for GPNN, got {noise!r}")
+        sizes = self.level_sizes(size)
+        x = resize(image[:1].float().to(self.real.device), sizes[scale]).expand(num, -1, -1, -1)
+        if noise == "random":
+            z = torch.randn(num, 1, *sizes[scale], generator=_generator(generator)).to(x.device)
+            x = x + z * self.config.noise_std
+        return self._run(x, scale, sizes=sizes, alpha=alpha)
 
     def inpainting_coarsest(self, mask: torch.Tensor) -> int:
         """Coarsest short side for inpainting: the hole spans about one patch there (iyttor/GPNN rule)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..core.resize import resize
-from ..patches import extract_patches, sliced_wasserstein  # the one patch toolkit (re-exported here)
+from ..core.patches import extract_patches, sliced_wasserstein  # the one patch toolkit (re-exported here)
 from ._checks import check_images
 
 __all__ = ["pixel_diversity", "extract_patches", "sliced_wasserstein", "patch_swd", "nn_patch_distance"]

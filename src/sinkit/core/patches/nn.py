@@ -380,8 +380,8 @@ class PatchIndex:
         Returns:
             ``(d2, index)``, both ``(B, L, k)``: squared distances (in the PCA
             subspace on the approximate backends) and key positions (row-major over
-            the key image's patch grid, as :func:`~sinkit.patches.ops.gather_patches`
-            and :func:`~sinkit.patches.ops.fold_nearest` take them).
+            the key image's patch grid, as :func:`~sinkit.core.patches.ops.gather_patches`
+            and :func:`~sinkit.core.patches.ops.fold_nearest` take them).
         """
         if x.dim() != 4 or x.shape[1] != self.image.shape[1]:
             raise ValueError(f"expected (B, {self.image.shape[1]}, H, W) queries, got shape {tuple(x.shape)}")

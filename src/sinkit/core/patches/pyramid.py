@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from ..core.pyramid import PyramidSpec
-from ..core.resize import _ceil
+from ..pyramid import PyramidSpec
+from ..resize import _ceil
 
 __all__ = ["patch_pyramid", "fit_max_size"]
 

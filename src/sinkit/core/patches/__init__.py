@@ -1,11 +1,11 @@
 """The patch toolkit shared by the patch metrics and the training-free methods (GPNN, GPDM, patch diffusion).
 
-* :mod:`~sinkit.patches.ops` -- patches as rows and back (unfold / fold with overlap
+* :mod:`~sinkit.core.patches.ops` -- patches as rows and back (unfold / fold with overlap
   averaging, gathering, folding a nearest-neighbour field without a patch matrix);
-* :mod:`~sinkit.patches.nn` -- nearest-neighbour search (exact and chunked, or faiss),
+* :mod:`~sinkit.core.patches.nn` -- nearest-neighbour search (exact and chunked, or faiss),
   GPNN's completeness-normalised nearest neighbour, the closed-form patch denoiser;
-* :mod:`~sinkit.patches.swd` -- sliced Wasserstein distance and GPDM's patch loss;
-* :mod:`~sinkit.patches.pyramid` -- pyramid sizes of the patch methods.
+* :mod:`~sinkit.core.patches.swd` -- sliced Wasserstein distance and GPDM's patch loss;
+* :mod:`~sinkit.core.patches.pyramid` -- pyramid sizes of the patch methods.
 
 Images are ``(B, C, H, W)`` float tensors in ``[-1, 1]``.
 """
