@@ -46,9 +46,10 @@ class GPDM(ImagePatchModel, Sampler, Injectable):
     """GPDM on one image: random samples / retargeting / texture synthesis (:meth:`sample`),
     style transfer and image injection (:meth:`inject`).
 
-    Example:
-        >>> model = GPDM.fit("style.jpg")
-        >>> out = model.inject(sinkit.load_image("content.jpg"), model.num_scales - 1)   # style transfer
+    Example::
+
+        model = GPDM.fit("style.jpg")
+        out = model.inject(sinkit.load_image("content.jpg"), model.num_scales - 1)   # style transfer
     """
 
     config_class = GPDMConfig

@@ -57,9 +57,10 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
     Build it with ``GPNN.fit(image, config)`` (or ``sinkit.get_method("gpnn").fit``):
     no training happens, the image (shrunk to ``config.max_size``) is the model.
 
-    Example:
-        >>> model = GPNN.fit("photo.jpg")                       # the paper preset
-        >>> samples = model.sample(4, size=(188, 375), generator=0)
+    Example::
+
+        model = GPNN.fit("photo.jpg")                       # the paper preset
+        samples = model.sample(4, size=(188, 375), generator=0)
     """
 
     config_class = GPNNConfig

@@ -52,8 +52,10 @@ from .config import PRESETS, PatchDiffusionConfig
 
 __all__ = ["PatchDiffusion", "flow_linear_schedule", "PatchDenoiser"]
 
-#: patch rows x D entries of queries held at once by the denoiser
-_BAND_ELEMENTS = 1 << 24
+#: query entries (patches x D) denoised at once: small bands keep the temporaries in cache
+_BAND_ELEMENTS = 1 << 21
+#: the ann denoiser gathers candidates from a key-patch matrix up to this many entries, else from the image
+_KEY_MATRIX_ELEMENTS = 1 << 26
 
 
 def flow_linear_schedule(steps: int, sigma_min: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,7 +91,11 @@ class PatchDenoiser:
         else:
             self.index = PatchIndex(self.clean, self.p, method="ivf" if _ivf_ok(self.clean, self.p) else "exact",
                                     dims=config.search_dims, nprobe=config.nprobe)
+            rows, cols = patch_grid(self.clean.shape, self.p)
+            small = rows * cols * 3 * self.p * self.p <= _KEY_MATRIX_ELEMENTS
+            self.keys = extract_patches(self.clean, self.p)[0].contiguous() if small else None
             self.mean = self.clean.new_zeros(0)
+        self._norms: dict[tuple[int, int, int], torch.Tensor] = {}
 
     def denoise_patches(self, q: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
         """Clean estimates ``(M, D)`` of noisy patches ``q`` ``(M, D)``."""
@@ -117,9 +123,15 @@ class PatchDenoiser:
             est = self._estimate(xs, alpha, sigma)  # (B, L_band, D)
             bh = r1 - r0 + self.p - 1
             out[:, :, r0 : r0 + bh, :] += F.fold((est * wins).transpose(1, 2), (bh, w), self.p)
-            ones = self.window.reshape(1, -1, 1).expand(1, -1, (r1 - r0) * cols).contiguous()
-            norm[:, :, r0 : r0 + bh, :] += F.fold(ones, (bh, w), self.p)
+            norm[:, :, r0 : r0 + bh, :] += self._band_norm(r1 - r0, bh, w, cols)
         return out / norm
+
+    def _band_norm(self, band_rows: int, bh: int, w: int, cols: int) -> torch.Tensor:
+        key = (band_rows, bh, w)
+        if key not in self._norms:
+            ones = self.window.reshape(1, -1, 1).expand(1, -1, band_rows * cols).contiguous()
+            self._norms[key] = F.fold(ones, (bh, w), self.p)
+        return self._norms[key]
 
     def _estimate(self, xs: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
         q = extract_patches(xs, self.p)  # (B, L, D)
@@ -129,7 +141,10 @@ class PatchDenoiser:
         _, idx = self.index.search(xs / alpha, self.k)  # (B, L, k)
         out = []
         for i in range(q.shape[0]):
-            cand = gather_patches(self.clean[0], idx[i], self.p)  # (L, k, D)
+            if self.keys is not None:
+                cand = self.keys[idx[i].reshape(-1)].reshape(*idx[i].shape, -1)  # (L, k, D)
+            else:
+                cand = gather_patches(self.clean[0], idx[i], self.p)
             out.append(shortlist_kernel_regression(q[i], cand, alpha, sigma))
         return torch.stack(out)
 
@@ -145,10 +160,11 @@ def _ivf_ok(image: torch.Tensor, p: int) -> bool:
 class PatchDiffusion(ImagePatchModel, Sampler):
     """Closed-form patch diffusion on one image: unconditional samples of any size, retargeting.
 
-    Example:
-        >>> model = PatchDiffusion.fit("photo.jpg")
-        >>> samples = model.sample(4, generator=0)
-        >>> wide = model.retarget((188, 375))
+    Example::
+
+        model = PatchDiffusion.fit("photo.jpg")
+        samples = model.sample(4, generator=0)
+        wide = model.retarget((188, 375))
     """
 
     config_class = PatchDiffusionConfig

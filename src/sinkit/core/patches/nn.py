@@ -234,15 +234,19 @@ def shortlist_kernel_regression(
 ) -> torch.Tensor:
     """The closed-form denoiser restricted to ``k`` candidate keys per query (the ANN variant).
 
+    Distances to the candidates are exact (full patch dimension), as in the official
+    ANN backend: ``||q - scale c||^2 = |q|^2 - 2 scale q.c + scale^2 |c|^2``.
+
     Args:
         queries: ``(M, D)``; candidates: ``(M, k, D)`` clean patches (e.g. the k nearest to ``q / scale``).
 
     Returns:
         ``(M, D)``.
     """
-    d2 = ((queries[:, None, :] - scale * candidates) ** 2).sum(-1)
-    w = torch.softmax(-d2 / (2.0 * sigma * sigma), dim=1)
-    return (w[:, :, None] * candidates).sum(1)
+    cross = torch.bmm(candidates, queries[:, :, None])[:, :, 0]  # (M, k)
+    d2 = (queries * queries).sum(1, keepdim=True) - 2 * scale * cross + scale * scale * (candidates * candidates).sum(-1)
+    w = torch.softmax(-d2.clamp_min(0) / (2.0 * sigma * sigma), dim=1)
+    return torch.bmm(w[:, None, :], candidates)[:, 0, :]
 
 
 class PatchIndex:
