@@ -188,12 +188,13 @@ def fold_nearest(
         for dx in range(patch_size):
             vals = flat_src[:, base + (dy * ws + dx)].reshape(c, batch, rows, cols).transpose(0, 1)
             out[:, :, dy : dy + rows, dx : dx + cols] += vals
-    count = F.fold(
-        torch.ones(1, patch_size * patch_size, rows * cols, dtype=source.dtype, device=source.device),
-        output_size,
-        kernel_size=patch_size,
-    )
-    return out / count
+    # patches covering each pixel: separable, (rows covering y) x (columns covering x)
+    cy = torch.zeros(output_size[0], dtype=source.dtype, device=source.device)
+    cx = torch.zeros(output_size[1], dtype=source.dtype, device=source.device)
+    for d in range(patch_size):
+        cy[d : d + rows] += 1
+        cx[d : d + cols] += 1
+    return out / (cy[:, None] * cx[None, :])
 
 
 def gaussian_patch_weights(patch_size: int, rho: float) -> torch.Tensor:
