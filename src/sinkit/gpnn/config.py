@@ -46,6 +46,11 @@ class GPNNConfig:
     """std of the Gaussian noise added to the coarsest level (one value per pixel, shared by the three
     colour channels as in iyttor/GPNN), on the [-1, 1] scale"""
 
+    inject_alpha: float | None = None
+    """``alpha`` for injected images (paint, structural analogy, editing, harmonisation); None = plain
+    nearest neighbour.  With the completeness term (0.005) an injected layout drifts back to the
+    image's own layout (docs/gpnn.md shows it); iyttor's ``structural_analogies.py`` keeps 0.005"""
+
     # --- conditional inpainting (paper sec. 4.3; iyttor ``inpainting.py``)
     inpaint_alpha: float = 1.0
     """``alpha`` for inpainting (official default 1)"""

@@ -261,7 +261,8 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
             num: number of outputs.
             size: output ``(height, width)`` (default: the image's).
             noise: ``"zero"`` or ``"random"``.
-            alpha: completeness weight (default ``config.alpha``).
+            alpha: completeness weight (default ``config.inject_alpha``; None there = plain nearest
+                neighbour).
 
         Returns:
             ``(num, 3, H', W')``.
@@ -279,6 +280,8 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
         if noise == "random":
             z = torch.randn(num, 1, *sizes[scale], generator=_generator(generator)).to(x.device)
             x = x + z * self.config.noise_std
+        if alpha is None:
+            alpha = math.inf if self.config.inject_alpha is None else self.config.inject_alpha
         return self._run(x, scale, sizes=sizes, alpha=alpha)
 
     def inpainting_coarsest(self, mask: torch.Tensor) -> int:
