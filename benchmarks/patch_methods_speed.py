@@ -101,17 +101,21 @@ def main() -> None:
     p.add_argument("--sizes", default="250,1024", help="long sides, px")
     p.add_argument("--repeats", type=int, default=2, help="warm single samples timed")
     p.add_argument("--batch", type=int, default=4, help="samples of the batched measurement (1: skip)")
-    p.add_argument("--scale-work", default="", help="SIZE:FACTOR,...: divide iterations/steps by FACTOR at SIZE and extrapolate")
+    p.add_argument("--scale-work", default="", help="[METHOD@]SIZE:FACTOR,...: divide iterations/steps by FACTOR at SIZE (for METHOD) and extrapolate")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     image = sinkit.load_image(args.image)
-    factors = {int(k): int(v) for k, v in (item.split(":") for item in args.scale_work.split(",") if item)}
+    factors = {}
+    for item in (i for i in args.scale_work.split(",") if i):
+        key, value = item.split(":")
+        method, _, size = key.rpartition("@")
+        factors[(method, int(size))] = int(value)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         for method in args.methods.split(","):
-            factor = factors.get(size, 1)
+            factor = factors.get((method, size), factors.get(("", size), 1))
             row = measure(method, args.preset, image, size, args.repeats if factor == 1 else 0, args.batch if factor == 1 else 1, factor)
             rows.append(row)
             print(json.dumps(row), flush=True)

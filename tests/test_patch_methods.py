@@ -286,3 +286,30 @@ def test_patch_diffusion_ann_denoiser_is_close_to_exact_at_low_noise(image32):
     x = exact.pyramid[0] + 0.02 * torch.randn(exact.pyramid[0].shape, generator=gen(5))
     e, a = exact.denoiser(0)(x, 0.98, 0.02), ann.denoiser(0)(x, 0.98, 0.02)
     assert (e - a).abs().mean() < 0.01
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_samples_an_image_and_refuses_what_does_not_apply(image32, tmp_path):
+    from click.testing import CliRunner
+
+    from sinkit.cli.main import cli
+
+    img = tmp_path / "img.png"
+    sinkit.save_image(sinkit.resize(image32, (40, 60)), img)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["sample", str(img), "--method", "gpnn", "--num", "2", "--out", str(tmp_path / "s"), "--scale-h", "1.5"])
+    assert r.exit_code == 0, r.output
+    assert sinkit.load_image(tmp_path / "s" / "sample_001.png").shape == (1, 3, 40, 90)
+    r = runner.invoke(cli, ["train", str(img), "--method", "gpnn", "--out", str(tmp_path / "run"), "--samples", "0", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert type(sinkit.load(tmp_path / "run")) is GPNN
+    r = runner.invoke(cli, ["sample", str(img), "--num", "1"])  # an image without --method
+    assert r.exit_code != 0 and "give --method with a training-free method" in r.output
+    big = tmp_path / "big.png"
+    sinkit.save_image(sinkit.resize(image32, (120, 180)), big)
+    r = runner.invoke(cli, ["edit", str(big), "--method", "patch_diffusion", "--input", str(big), "--mask", str(big), "--scale", "1"])
+    assert r.exit_code != 0 and "patch_diffusion models cannot" in r.output and "does not take injected images" in r.output
+    r = runner.invoke(cli, ["transfer", "--method", "gpnn", "--style", str(img), "--input", str(img)])
+    assert r.exit_code != 0 and "no default transfer scale" in r.output
+    r = runner.invoke(cli, ["transfer", "--style", str(img), "--input", str(img)])
+    assert r.exit_code != 0 and "--style takes an image" in r.output
