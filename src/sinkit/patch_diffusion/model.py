@@ -94,16 +94,21 @@ class PatchDenoiser:
             rows, cols = patch_grid(self.clean.shape, self.p)
             small = rows * cols * 3 * self.p * self.p <= _KEY_MATRIX_ELEMENTS
             self.keys = extract_patches(self.clean, self.p)[0].contiguous() if small else None
-            self.mean = self.clean.new_zeros(0)
+            self.mean = self._patch_mean()
         self._norms: dict[tuple[int, int, int], torch.Tensor] = {}
 
+    def _patch_mean(self) -> torch.Tensor:
+        """Mean of all patches, from pixel sums over the positions each patch entry covers (no patch matrix)."""
+        rows, cols = patch_grid(self.clean.shape, self.p)
+        c = self.clean.shape[1]
+        entries = [self.clean[0, :, dy : dy + rows, dx : dx + cols].mean(dim=(1, 2)) for dy in range(self.p) for dx in range(self.p)]
+        return torch.stack(entries, dim=1).reshape(c * self.p * self.p)
+
     def denoise_patches(self, q: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
-        """Clean estimates ``(M, D)`` of noisy patches ``q`` ``(M, D)``."""
-        if self.kind == "exact":
-            return exact_kernel_regression(q, self.keys, alpha, sigma)
-        if alpha == 0:  # flat kernel: every patch weighs the same (official dataset_mean)
-            return extract_patches(self.clean, self.p)[0].mean(0, keepdim=True).expand(q.shape[0], -1)
-        raise RuntimeError("unreachable")  # the ann path works on images (see __call__)
+        """Exact clean estimates ``(M, D)`` of noisy patches ``q`` ``(M, D)`` (every patch of the level)."""
+        if self.kind != "exact":
+            raise ValueError("denoise_patches is the exact denoiser; the ann denoiser works on images (call the denoiser)")
+        return exact_kernel_regression(q, self.keys, alpha, sigma)
 
     def __call__(self, x: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
         """``(B, 3, H, W)`` clean estimate of the noisy images ``x`` at ``(alpha, sigma)``.
@@ -135,8 +140,10 @@ class PatchDenoiser:
 
     def _estimate(self, xs: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
         q = extract_patches(xs, self.p)  # (B, L, D)
-        if self.kind == "exact" or alpha == 0:
+        if self.kind == "exact":
             return torch.stack([self.denoise_patches(q[i], alpha, sigma) for i in range(q.shape[0])])
+        if alpha == 0:  # flat kernel: every patch weighs the same (official dataset_mean)
+            return self.mean.expand(q.shape[0], q.shape[1], -1)
         # ||q - a y||^2 = a^2 ||q / a - y||^2: the k nearest to q / a are the heaviest (official ANN backend)
         _, idx = self.index.search(xs / alpha, self.k)  # (B, L, k)
         out = []
