@@ -103,15 +103,17 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
         return self.spec.num_scales
 
     # ----------------------------------------------------------------- one PNN step
-    def _index(self, spec: PyramidSpec, pyramid: list[torch.Tensor], level: int, blurred: bool, valid: torch.Tensor | None, cache: bool) -> PatchIndex:
+    def _index(self, spec: PyramidSpec, pyramid: list[torch.Tensor], level: int, blurred: bool, valid: torch.Tensor | None, cache: bool | dict) -> PatchIndex:
+        """The key index of ``level`` (cached on the model, or in the dict ``cache`` for one masked run)."""
         key = (spec.sizes, level, blurred)
-        if cache and key in self._indexes:
-            return self._indexes[key]
+        store = cache if isinstance(cache, dict) else self._indexes
+        if cache is not False and key in store:
+            return store[key]
         keys_image = resize(pyramid[level - 1], spec.sizes[level]) if blurred else pyramid[level]
         c = self.config
         index = PatchIndex(keys_image, c.patch_size, method=c.search, dims=c.search_dims, nprobe=c.nprobe, seed=c.seed, valid=valid)
-        if cache:
-            self._indexes[key] = index
+        if cache is not False:
+            store[key] = index
         return index
 
     def _pnn(self, x: torch.Tensor, index: PatchIndex, values: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -144,6 +146,7 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
         sizes = list(sizes or spec.sizes)
         alpha = c.alpha if alpha is None else alpha
         x = resize(x, sizes[start])
+        run_cache: dict = {}  # a masked run's indexes (they depend on the mask): kept for its iterations only
         for level in range(start, spec.num_scales):
             if level > start:
                 x = resize(x, sizes[level])
@@ -156,7 +159,7 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
             iters = c.coarsest_iters if level == 0 else c.iters
             for it in range(iters):
                 blurred = c.blur_keys and level > 0 and it == 0
-                index = self._index(spec, pyramid, level, blurred, valid, cache=mask is None)
+                index = self._index(spec, pyramid, level, blurred, valid, cache=True if mask is None else run_cache)
                 x = self._pnn(x, index, pyramid[level][0], alpha)
                 if m_l is not None:
                     x = m_l * x + (1 - m_l) * k_l
