@@ -24,6 +24,9 @@ BUILTIN_METHODS = {
     "singan": "sinkit.singan",
     "sinir": "sinkit.sinir",
     "petsgan": "sinkit.petsgan",
+    "gpnn": "sinkit.gpnn",
+    "gpdm": "sinkit.gpdm",
+    "patch_diffusion": "sinkit.patch_diffusion",
 }
 declare_methods(BUILTIN_METHODS)
 
@@ -54,6 +57,12 @@ _LAZY = {
     "SinIRConfig": "sinkit.sinir",
     "PetsGAN": "sinkit.petsgan",
     "PetsGANConfig": "sinkit.petsgan",
+    "GPNN": "sinkit.gpnn",
+    "GPNNConfig": "sinkit.gpnn",
+    "GPDM": "sinkit.gpdm",
+    "GPDMConfig": "sinkit.gpdm",
+    "PatchDiffusion": "sinkit.patch_diffusion",
+    "PatchDiffusionConfig": "sinkit.patch_diffusion",
 }
 
 __all__ = ["__version__", "BUILTIN_METHODS", *_LAZY]

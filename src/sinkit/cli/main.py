@@ -115,7 +115,7 @@ class TrainCommand(click.Command):
 @click.option("--task", type=click.Choice(["generate", "sr"]), default="generate", show_default=True, help="sr: super-resolution model for 'sinkit upscale' (the method's sr_config).")
 @click.option("--factor", type=float, default=4.0, show_default=True, help="Upscaling factor an --task sr model is built for.")
 @click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Override any config field, e.g. --set d_steps=1 (repeatable).")
-@click.option("--samples", "num_samples", default=8, show_default=True, help="Random samples written when training ends (0: none).")
+@click.option("--samples", "num_samples", type=int, default=None, help="Random samples written when training ends (0: none).  [default: 8; 0 for training-free methods, whose 'training' only stores the image]")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @DEVICE_OPTION
 @friendly_errors
@@ -136,6 +136,8 @@ def train(image, out_dir, method, preset, resume, max_size, iters, seed, bf16, t
     from ..core.registry import get_method
 
     cls = get_method(method)
+    if num_samples is None:
+        num_samples = 0 if cls.training_free else 8
     try:
         base = resolve_config(cls, preset)
     except ValueError as err:

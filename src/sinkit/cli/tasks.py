@@ -243,29 +243,47 @@ harmonize_cmd = _blend_command(
 
 # ----------------------------------------------------------------------------- transfer
 @click.command(short_help="Inject an image at a scale (SinIR-style style transfer).")
-@MODEL_ARGUMENT
+@click.argument("model_dir", type=click.Path(exists=True), required=False)
+@click.option("--style", "style_path", type=click.Path(exists=True, dir_okay=False), help="With a training-free --method: the style image (the model), instead of MODEL_DIR.")
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="Content image to inject.")
-@SCALE_OPTION
+@click.option(
+    "--scale",
+    "scale_text",
+    default=None,
+    help="Injection scale: index from the coarsest (2) or paper notation (N-2); comma list or 'all' for a sweep.  "
+    "[default: the method's own transfer scale, if it has one]",
+)
 @click.option("--keep-shape", is_flag=True, help="Generate at the input's aspect ratio instead of stretching it to the training image's.")
 @SEED_OPTION
 @_out_option("transfer_out")
 @METHOD_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def transfer(model_dir, input_path, scale_text, keep_shape, seed, out_dir, method, device):
+def transfer(model_dir, style_path, input_path, scale_text, keep_shape, seed, out_dir, method, device):
     """Plain injection of --input at --scale (SinIR style transfer; coarse = global change, fine = colours).
 
     \b
     Examples:
       sinkit transfer runs/style --input content.jpg --scale N-4
       sinkit transfer runs/style --input content.jpg --scale all --keep-shape
+      sinkit transfer --method gpdm --style style.jpg --input content.jpg   # training-free: the style image is the model
     """
     from ..core.io import load_image, save_grid, save_image
     from ..core.resize import resize
     from ..tasks import inject
     from ..tasks.inject import fit_to_model
 
-    model = _load(model_dir, device, method, "inject images (sinkit transfer)")
+    if (model_dir is None) == (style_path is None):
+        raise click.UsageError("give the model as MODEL_DIR or, with a training-free --method, the style image as --style (one of the two)")
+    if style_path is not None and method is None:
+        raise click.UsageError("--style takes an image: give the training-free --method that models it (e.g. --method gpdm)")
+    model = _load(model_dir or style_path, device, method, "inject images (sinkit transfer)")
+    if scale_text is None:
+        default = dict(getattr(model, "default_injection_scale", {})).get("transfer")
+        if default is None:
+            raise click.BadParameter(f"{model.method} models have no default transfer scale: give --scale", param_hint="--scale")
+        valid = model.valid_injection_scales()
+        scale_text = str(default + valid.stop if default < 0 else default)
     scales = _scales(scale_text, model)
     out = Path(out_dir)
     image = load_image(input_path).to(model.device)

@@ -73,6 +73,9 @@ class Injectable(ABC):
 
     #: official mask dilation disk radii in px at the output size, ``{"edit": r, "harmonize": r}``
     mask_dilation: ClassVar[Mapping[str, int]] = {}
+    #: the method's own injection scale per task when the user gives none, e.g. ``{"transfer": -1}``
+    #: (negative counts from the finest: -1 = finest); ``sinkit transfer`` then needs no ``--scale``
+    default_injection_scale: ClassVar[Mapping[str, int]] = {}
 
     @abstractmethod
     def valid_injection_scales(self) -> range:

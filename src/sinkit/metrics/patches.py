@@ -8,9 +8,9 @@ All functions take ``(B, 3, H, W)`` tensors in ``[-1, 1]``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..core.resize import resize
+from ..core.patches import extract_patches, sliced_wasserstein  # the one patch toolkit (re-exported here)
 from ._checks import check_images
 
 __all__ = ["pixel_diversity", "extract_patches", "sliced_wasserstein", "patch_swd", "nn_patch_distance"]
@@ -46,60 +46,6 @@ def pixel_diversity(samples: torch.Tensor, real: torch.Tensor) -> float:
     if real_std == 0:
         raise ValueError("the training image is constant: diversity is undefined")
     return float(samples.double().std(dim=0, correction=0).mean() / real_std)
-
-
-def extract_patches(x: torch.Tensor, size: int = 7, stride: int = 1) -> torch.Tensor:
-    """All ``size x size`` patches of ``x`` as rows.
-
-    Args:
-        x: ``(B, C, H, W)``.
-
-    Returns:
-        ``(B, L, C * size * size)`` with L the number of patch positions.
-
-    Raises:
-        ValueError: the image is smaller than one patch.
-    """
-    if min(x.shape[-2:]) < size:
-        raise ValueError(f"image {tuple(x.shape[-2:])} is smaller than a {size}x{size} patch")
-    return F.unfold(x, kernel_size=size, stride=stride).transpose(1, 2)
-
-
-def _quantiles(sorted_proj: torch.Tensor, n: int) -> torch.Tensor:
-    """Resample sorted projections ``(L, K)`` to ``n`` evenly spaced quantiles by linear interpolation."""
-    length = sorted_proj.shape[0]
-    if length == n:
-        return sorted_proj
-    pos = torch.linspace(0, length - 1, n, dtype=sorted_proj.dtype, device=sorted_proj.device)
-    lo = pos.floor().long()
-    hi = (lo + 1).clamp(max=length - 1)
-    w = (pos - lo).unsqueeze(1)
-    return sorted_proj[lo] * (1 - w) + sorted_proj[hi] * w
-
-
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 128, generator: torch.Generator | None = None) -> float:
-    """Sliced Wasserstein-1 distance between two point sets.
-
-    Projects both sets onto ``projections`` random unit directions, sorts, and
-    averages the absolute difference of matching quantiles over directions
-    (point sets of different sizes are compared at the larger set's quantiles).
-
-    Args:
-        a: ``(N, D)``; b: ``(M, D)``.
-        projections: number of random directions.
-        generator: random source for the directions (fix it for reproducible numbers).
-
-    Returns:
-        Mean over directions of W1 between the 1-D projections (same units as the points).
-    """
-    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"expected (N, D) and (M, D) point sets, got {tuple(a.shape)} and {tuple(b.shape)}")
-    dirs = torch.randn(a.shape[1], projections, generator=generator, dtype=torch.float64).to(a.device)
-    dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    pa = (a.double() @ dirs).sort(dim=0).values
-    pb = (b.double() @ dirs).sort(dim=0).values
-    n = max(pa.shape[0], pb.shape[0])
-    return float((_quantiles(pa, n) - _quantiles(pb, n)).abs().mean())
 
 
 def patch_swd(
