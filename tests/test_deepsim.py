@@ -292,3 +292,22 @@ def test_bad_inputs(pair32, tiny_config, tmp_path):
         DeepSIMConfig(primitive_kind="sketch")
     with pytest.raises(ValueError, match="affine_aug"):
         DeepSIMConfig(affine_aug=("zoom",))
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_primitive_command(tmp_path, tiny_image):
+    from click.testing import CliRunner
+
+    from sinkit.deepsim.cli import primitive
+
+    src = tmp_path / "img.png"
+    sinkit.save_image(tiny_image, src)
+    runner = CliRunner()
+    for kind in ("edges", "seg", "seg_edges"):
+        res = runner.invoke(primitive, [str(src), "--kind", kind, "--sigma", "1", "--segments", "5", "--out", str(tmp_path / f"{kind}.png")])
+        assert res.exit_code == 0, res.output
+        assert sinkit.load_image(tmp_path / f"{kind}.png").shape == tiny_image.shape
+    res = runner.invoke(primitive, [str(tmp_path / "edges.png"), "--skeletonize", "--out", str(tmp_path / "thin.png")])
+    assert res.exit_code == 0 and (tmp_path / "thin.png").exists()
+    res = runner.invoke(primitive, [str(tmp_path / "missing.png"), "--out", str(tmp_path / "x.png")])
+    assert res.exit_code != 0 and "not found" in res.output

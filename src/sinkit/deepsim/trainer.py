@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..core.checkpoint import CheckpointError, _atomic_write
-from ..core.config import config_to_dict
+from ..core.config import config_to_dict, replace_config
 from ..core.device import resolve_device
 from ..core.io import load_image, save_grid
 from ..core.resize import resize
@@ -205,6 +205,7 @@ def train(
     checkpoint_seconds: float = 300.0,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    **overrides: Any,
 ) -> DeepSIM:
     """Train DeepSIM on one pair.
 
@@ -222,6 +223,7 @@ def train(
         checkpoint_seconds: also checkpoint when this much time passed since the last one.
         progress: tqdm progress bar on stderr.
         log: where notes go (default: stderr).
+        **overrides: config fields to change, e.g. ``primitive_kind="seg"`` (None values ignored).
 
     Returns:
         The trained :class:`DeepSIM` (``info`` records the losses that ran, timings, notes).
@@ -236,6 +238,7 @@ def train(
         if config not in PRESETS:
             raise ValueError(f"unknown DeepSIM preset {config!r}; choose from {', '.join(PRESETS)}")
         config = PRESETS[config]
+    config = replace_config(config, **overrides)
     device = resolve_device(device)
     img, prim, original, notes = prepare_pair(image, primitive, config)
     for note in notes:
