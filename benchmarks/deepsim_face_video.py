@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 import sinkit
-from sinkit.deepsim import PRESETS, DeepSIM, train
+from sinkit.deepsim import PRESETS, train
 from sinkit.deepsim.model import working_size
 from sinkit.deepsim.primitives import resize_primitive, seg_edges_primitive
 from sinkit.metrics import deep_metric_status, nn_patch_distance, patch_swd, psnr, ssim
@@ -70,9 +70,10 @@ def cmd_train(args):
     image, primitive = pair(0, "train", size, args.data)
     out = Path(args.out) / args.variant
     start = time.perf_counter()
-    model = train(image, primitive, config, out_dir=out, resume=(out / "train_state.safetensors").exists(),
-                  progress=not args.quiet)
-    print(f"{args.variant}: trained in {time.perf_counter() - start:.0f} s -> {out}  ({model.info.get('seconds_per_iter')} s/iter)")
+    model = train(image, primitive, config, out_dir=out, resume=True, progress=not args.quiet)  # resume: continue if interrupted
+    done = model.info["iteration"]
+    print(f"{args.variant}: {done} iterations in {time.perf_counter() - start:.0f} s -> {out}  "
+          f"({model.train_seconds / max(1, done):.3f} s/iter)")
 
 
 def cmd_report(args):
@@ -83,7 +84,7 @@ def cmd_report(args):
     results = {}
     strips = []
     for variant in VARIANTS:
-        model = DeepSIM.load(out / variant)
+        model = sinkit.load(out / variant, device="cpu")
         rows = []
         for f in frames:
             truth, primitive = pair(f, "test", model.size, args.data)
@@ -97,7 +98,9 @@ def cmd_report(args):
             })
             if f in args.strip_frames:
                 strips.append((variant, f, primitive, pred, truth))
-        results[variant] = {"info": {k: model.info.get(k) for k in ("iterations", "train_seconds", "seconds_per_iter", "losses", "vgg_loss")},
+        results[variant] = {"info": {"iterations": model.info.get("iteration"), "train_seconds": round(model.train_seconds, 1),
+                                     "seconds_per_iter": round(model.train_seconds / max(1, model.info.get("iteration", 1)), 3),
+                                     "losses": model.info.get("loss_terms"), "vgg_loss": model.info.get("vgg_loss")},
                             "frames": rows}
     metrics = ("psnr", "ssim", "patch_swd", "nn_patch")
     mean = {v: {m: sum(r[m] for r in results[v]["frames"]) / len(frames) for m in metrics} for v in VARIANTS}

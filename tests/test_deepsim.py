@@ -9,7 +9,8 @@ import torch
 from kornia.geometry.transform import get_tps_transform, warp_image_tps
 
 import sinkit
-from sinkit.core.checkpoint import CheckpointError
+from sinkit.core.checkpoint import read_metadata
+from sinkit.core.errors import CapabilityError
 from sinkit.deepsim import PRESETS, DeepSIM, DeepSIMConfig, PrimitiveError, make_primitive, prepare_pair, train, working_size
 from sinkit.deepsim.augment import (
     AugmentParams,
@@ -107,12 +108,12 @@ def test_training_records_which_losses_ran(pair32, tiny_config, tmp_path, monkey
     monkeypatch.delenv("SINKIT_WEIGHTS_DIR", raising=False)
     cfg = dataclasses.replace(tiny_config, vgg_loss="auto", niter=1, niter_decay=0)
     model = train(*pair32, cfg, progress=False, log=lambda m: None)
-    assert model.info["losses"] == ["lsgan", "feature_matching"] and model.info["vgg_loss"].startswith("off")
+    assert model.info["loss_terms"] == ["lsgan", "feature_matching"] and model.info["vgg_loss"].startswith("off")
     with pytest.raises(WeightsUnavailable):
         train(*pair32, dataclasses.replace(cfg, vgg_loss="require"), progress=False, log=lambda m: None)
     torch.save({k: torch.randn_like(v) * 0.05 for k, v in VGG19Features().state_dict().items()}, tmp_path / "v.pth")
     with_vgg = train(*pair32, dataclasses.replace(cfg, vgg_loss="require"), vgg_weights=tmp_path / "v.pth", progress=False)
-    assert with_vgg.info["losses"][-1] == "vgg19" and with_vgg.info["loss_history"][-1][3] > 0
+    assert with_vgg.info["loss_terms"][-1] == "vgg19" and with_vgg.info["losses"]["constant"][-1]["g_vgg"] > 0
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -246,24 +247,24 @@ def test_working_size_rules():
 
 def test_train_translate_save_load(pair32, tiny_config, tmp_path):
     out = tmp_path / "run"
-    model = train(*pair32, tiny_config, out_dir=out, progress=False)
+    model = DeepSIM.train({"image": pair32[0], "primitive": pair32[1]}, tiny_config, out_dir=out, progress=False)
     assert (out / "model.safetensors").exists() and (out / "progress.png").exists()
-    assert not (out / "train_state.safetensors").exists()  # finished runs keep only the model
-    assert model.info["iterations"] == 8 and len(model.info["loss_history"]) == 1
+    assert "training_state" not in read_metadata(out)  # finished runs keep only the model
+    assert model.info["iteration"] == 8 and model.complete and list(model.info["losses"]) == ["constant", "decay"]
     y = model.translate(pair32[1])
     assert y.shape == (1, 3, 32, 48) and y.abs().max() <= 1
-    loaded = DeepSIM.load(out)
-    assert loaded.config == tiny_config and torch.equal(loaded.translate(pair32[1]), y)
-    assert isinstance(sinkit.load(out), DeepSIM)
+    loaded = sinkit.load(out, device="cpu")
+    assert isinstance(loaded, DeepSIM) and loaded.config == tiny_config and torch.equal(loaded.translate(pair32[1]), y)
+    assert torch.equal(loaded.palette, model.palette) and loaded.original_size == (32, 48)
+    assert "seg_edges" in loaded.describe() and "8 of 8" in loaded.describe()
 
 
 def test_resume_is_bit_identical(pair32, tiny_config, tmp_path):
     cfg = dataclasses.replace(tiny_config, cutmix=True, cutmix_min=4, cutmix_max=8)
     full = train(*pair32, cfg, out_dir=tmp_path / "a", progress=False)
     train(*pair32, cfg, out_dir=tmp_path / "b", progress=False, stop_after=5)
-    assert (tmp_path / "b" / "train_state.safetensors").exists()
-    with pytest.raises(CheckpointError, match="resume"):
-        train(*pair32, cfg, out_dir=tmp_path / "b", progress=False)
+    partial = sinkit.load(tmp_path / "b", device="cpu")
+    assert not partial.complete and partial.info["iteration"] == 5 and "training_state" in read_metadata(tmp_path / "b")
     with pytest.raises(ValueError, match="config differs"):
         train(*pair32, dataclasses.replace(cfg, lr=1e-3), out_dir=tmp_path / "b", resume=True, progress=False)
     resumed = train(*pair32, cfg, out_dir=tmp_path / "b", resume=True, progress=False)
@@ -288,6 +289,15 @@ def test_bad_inputs(pair32, tiny_config, tmp_path):
     bigger = resize_primitive(primitive, "seg_edges", (64, 96))
     y = model.translate(bigger)  # another size: brought to the training scale (here 1:1)
     assert y.shape[-2:] == (64, 96) and model.last_notes == []
+    # a DeepSIM model is not a sampler / pyramid: SinGAN tasks refuse it with its usage line
+    from sinkit.tasks import edit, inject
+
+    with pytest.raises(CapabilityError, match="deepsim models cannot inject.*sinkit translate"):
+        inject(model, image, 1)
+    with pytest.raises(CapabilityError, match="deepsim models cannot"):
+        edit(model, image, 1, mask=torch.ones(1, 1, 32, 48))
+    with pytest.raises(ValueError, match="needs the training input 'primitive'"):
+        DeepSIM.train(image, tiny_config)
     with pytest.raises(ValueError, match="primitive kind"):
         DeepSIMConfig(primitive_kind="sketch")
     with pytest.raises(ValueError, match="affine_aug"):
@@ -311,3 +321,47 @@ def test_primitive_command(tmp_path, tiny_image):
     assert res.exit_code == 0 and (tmp_path / "thin.png").exists()
     res = runner.invoke(primitive, [str(tmp_path / "missing.png"), "--out", str(tmp_path / "x.png")])
     assert res.exit_code != 0 and "not found" in res.output
+
+
+def test_cli_train_translate_info_and_refusals(tmp_path, pair32):
+    from click.testing import CliRunner
+
+    from sinkit.cli.main import cli
+
+    image, primitive = pair32
+    sinkit.save_image(image, tmp_path / "img.png")
+    sinkit.save_image(primitive, tmp_path / "prim.png")
+    run = tmp_path / "run"
+    small = ["--set", "ngf=4", "--set", "ndf=4", "--set", "n_downsample=2", "--set", "n_blocks=1",
+             "--set", "niter=2", "--set", "niter_decay=1", "--vgg-loss", "off"]
+    runner = CliRunner()
+    r = runner.invoke(cli, ["train", "--method", "deepsim", "--help"])
+    assert r.exit_code == 0 and "--primitive-kind" in r.output and "--primitive " in r.output
+    r = runner.invoke(cli, ["train", str(tmp_path / "img.png"), "--method", "deepsim", "--preset", "fast", "--out", str(run),
+                            "--primitive", str(tmp_path / "prim.png"), "--primitive-kind", "seg_edges", "--quiet", "--device", "cpu", *small])
+    assert r.exit_code == 0, r.output
+    assert (run / "reconstruction.png").exists()
+    r = runner.invoke(cli, ["translate", str(run), "--primitive", str(tmp_path / "prim.png"), "--out", str(tmp_path / "t")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "t" / "result.png").exists() and (tmp_path / "t" / "comparison.png").exists()
+    r = runner.invoke(cli, ["info", str(run)])
+    assert r.exit_code == 0 and "deepsim" in r.output and "3 of 3" in r.output
+    sinkit.save_image(torch.ones_like(primitive), tmp_path / "blank.png")
+    r = runner.invoke(cli, ["translate", str(run), "--primitive", str(tmp_path / "blank.png"), "--out", str(tmp_path / "t2")])
+    assert r.exit_code == 1 and "blank" in r.output
+    for command in (["sample", str(run)], ["edit", str(run), "--input", str(tmp_path / "img.png"), "--mask", str(tmp_path / "img.png"), "--scale", "1"]):
+        r = runner.invoke(cli, command)
+        assert r.exit_code == 1 and "deepsim models cannot" in r.output and "sinkit translate" in r.output, r.output
+
+
+def test_singan_model_refused_by_translate(tmp_path, tiny_image):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from sinkit.cli.main import cli
+
+    singan = Path(__file__).parent / "fixtures" / "singan-0.1.0"
+    sinkit.save_image(tiny_image, tmp_path / "prim.png")
+    r = CliRunner().invoke(cli, ["translate", str(singan), "--primitive", str(tmp_path / "prim.png"), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "singan models cannot translate" in r.output, r.output

@@ -24,6 +24,7 @@ BUILTIN_METHODS = {
     "singan": "sinkit.singan",
     "sinir": "sinkit.sinir",
     "petsgan": "sinkit.petsgan",
+    "deepsim": "sinkit.deepsim",
 }
 declare_methods(BUILTIN_METHODS)
 
@@ -54,6 +55,8 @@ _LAZY = {
     "SinIRConfig": "sinkit.sinir",
     "PetsGAN": "sinkit.petsgan",
     "PetsGANConfig": "sinkit.petsgan",
+    "DeepSIM": "sinkit.deepsim",
+    "DeepSIMConfig": "sinkit.deepsim",
 }
 
 __all__ = ["__version__", "BUILTIN_METHODS", *_LAZY]

@@ -1,8 +1,13 @@
 """DeepSIM (Vinker, Horwitz, Zabari, Hoshen, ICCV 2021): learn primitive -> image from one pair.
 
-    from sinkit.deepsim import train, DeepSIM
-    model = train("face.png", "face_edges.png", "fast", out_dir="runs/face")
-    out = model.translate(sinkit.load_image("face_edges_edited.png"))
+    import sinkit
+    from sinkit.deepsim import train
+
+    model = train("face.png", "face_edges.png", "fast", primitive_kind="edges", out_dir="runs/face")
+    out = model.translate(sinkit.load_image("face_edges_edited.png"))   # (1, 3, h, w) in [-1, 1]
+
+(``sinkit.DeepSIM.train({"image": ..., "primitive": ...}, "fast")`` is the same through the
+generic model interface.)
 """
 
 from .config import PRESETS, DeepSIMConfig

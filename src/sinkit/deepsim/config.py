@@ -141,7 +141,7 @@ class DeepSIMConfig:
             raise ValueError("lr and canny_sigma must be positive")
 
     @property
-    def iters(self) -> int:
+    def total_iters(self) -> int:
         """Total training iterations (``niter + niter_decay``)."""
         return self.niter + self.niter_decay
 

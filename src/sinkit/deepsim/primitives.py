@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.errors import SinkitError
 from ..core.resize import resize
 
 __all__ = [
@@ -52,7 +53,7 @@ EDGE_TOLERANCE = 4
 COLOR_TOLERANCE = 16
 
 
-class PrimitiveError(ValueError):
+class PrimitiveError(SinkitError, ValueError):
     """A primitive that cannot be used: blank, wrong kind, colours never seen in training."""
 
 

@@ -6,33 +6,32 @@ Per iteration (official ``train.py`` + ``pix2pixHD_model.py``, batch 1):
 2. ``fake = G(primitive)``; D losses on ``(primitive, fake.detach())`` and ``(primitive, image)``;
    G loss = LSGAN(D(primitive, fake), real) + 10 feature matching + 10 VGG19;
 3. Adam step of G, then of D (lr 2e-4, betas (0.5, 0.999)); the learning rate is constant
-   for ``niter`` iterations, then decays linearly to 0 over ``niter_decay``.
+   for ``niter`` iterations (phase ``constant``), then decays linearly to 0 over
+   ``niter_decay`` (phase ``decay``).
 
-Checkpoints (every ``checkpoint_every`` iterations, every ``checkpoint_seconds`` and at the
-end) hold the model (``model.safetensors``, usable at once) and the training state
-(``train_state.safetensors``: discriminators, both Adam states, the augmentation RNG, the
-iteration), so that ``resume=True`` continues bit-identically.
+The loop runs in the core's per-iteration driver (:func:`sinkit.core.training.train_iterations`):
+checkpoints every ``checkpoint_every`` iterations and every 5 minutes hold the model and the
+training state (discriminators, both Adam states, the augmentation generator), so that
+``resume=True`` continues bit-identically; ``progress.png`` in the run directory shows the
+current translation at every checkpoint.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from ..core.checkpoint import CheckpointError, _atomic_write
-from ..core.config import config_to_dict, replace_config
+from ..core.config import replace_config, resolve_config
 from ..core.device import resolve_device
 from ..core.io import load_image, save_grid
 from ..core.resize import resize
+from ..core.training import Phase, start_run, train_iterations
 from .augment import apply_params, sample_params
-from .config import PRESETS, DeepSIMConfig
+from .config import DeepSIMConfig
 from .losses import VGGLoss, WeightsUnavailable, feature_matching_loss, load_vgg19, lsgan_loss
 from .model import DeepSIM, working_size
 from .networks import MultiscaleDiscriminator, init_weights
@@ -47,9 +46,7 @@ from .primitives import (
     split_primitive,
 )
 
-__all__ = ["train", "prepare_pair", "learning_rate", "STATE_FILE"]
-
-STATE_FILE = "train_state.safetensors"
+__all__ = ["train", "prepare_pair", "learning_rate"]
 
 
 def learning_rate(iteration: int, config: DeepSIMConfig) -> float:
@@ -126,70 +123,15 @@ def _vgg_loss(config: DeepSIMConfig, weights: str | os.PathLike | None, device, 
     return VGGLoss(vgg), "on"
 
 
-class _Run:
-    """Everything that changes during training (saved together for an exact resume)."""
-
-    def __init__(self, model: DeepSIM, config: DeepSIMConfig, device: torch.device):
-        self.model = model
-        self.config = config
-        gen = torch.Generator().manual_seed(config.seed * 2 + 1)
-        self.discriminator = MultiscaleDiscriminator(6, config.ndf, config.n_layers_d, config.num_d)
-        init_weights(self.discriminator, gen)
-        self.discriminator.to(device)
-        betas = (config.beta1, config.beta2)
-        self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
-        self.rng = torch.Generator().manual_seed(config.seed)  # augmentation draws (CPU)
-        self.iteration = 0
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        out = {f"discriminator.{k}": v for k, v in self.discriminator.state_dict().items()}
-        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-            for idx, state in opt.state_dict()["state"].items():
-                for key, value in state.items():
-                    out[f"{name}.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-        out["rng"] = self.rng.get_state()
-        return out
-
-    def meta(self) -> dict[str, Any]:
-        return {
-            "iteration": self.iteration,
-            "config": config_to_dict(self.config),
-            "param_groups": {n: o.state_dict()["param_groups"] for n, o in (("opt_g", self.opt_g), ("opt_d", self.opt_d))},
-        }
-
-    def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], device) -> None:
-        self.discriminator.load_state_dict(
-            {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}, strict=True
-        )
-        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-            state: dict[int, dict[str, torch.Tensor]] = {}
-            for k, v in tensors.items():
-                if k.startswith(name + "."):
-                    _, idx, key = k.split(".", 2)
-                    state.setdefault(int(idx), {})[key] = v.to(device) if key != "step" else v
-            opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
-        self.rng.set_state(tensors["rng"])
-        self.iteration = int(meta["iteration"])
-
-    def save(self, out_dir: Path) -> None:
-        self.model.info["iterations"] = self.iteration
-        self.model.save(out_dir)
-        cpu = {k: v.detach().to("cpu").contiguous() for k, v in self.tensors().items()}
-        text = json.dumps(self.meta())
-        _atomic_write(out_dir / STATE_FILE, lambda p: save_file(cpu, p, metadata={"sinkit_train_state": text}))
-
-
-def _read_state(out_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    from safetensors import safe_open
-
-    path = out_dir / STATE_FILE
-    try:
-        with safe_open(str(path), "pt") as fh:
-            meta = json.loads(fh.metadata()["sinkit_train_state"])
-        return load_file(str(path)), meta
-    except Exception as err:  # truncated file, foreign file
-        raise CheckpointError(f"cannot read the training state {path}: {err}") from err
+def _build(config: DeepSIMConfig, inputs: dict[str, torch.Tensor], palette, original, notes) -> tuple[DeepSIM, MultiscaleDiscriminator]:
+    """Fresh generator and discriminators, initialised from ``config.seed`` alone (pix2pixHD init)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)  # torch's default bias init, without touching the caller's RNG
+        model = DeepSIM(config, inputs, {"notes": notes}, palette=palette, original_size=original)
+        init_weights(model.generator, torch.Generator().manual_seed(config.seed))
+        discriminator = MultiscaleDiscriminator(6, config.ndf, config.n_layers_d, config.num_d)
+        init_weights(discriminator, torch.Generator().manual_seed(config.seed * 2 + 1))
+    return model, discriminator
 
 
 def train(
@@ -213,20 +155,21 @@ def train(
         image: the training image (file or ``(1, 3, H, W)`` tensor in [-1, 1]).
         primitive: its primitive, of ``config.primitive_kind`` (file or tensor).
         config: a :class:`DeepSIMConfig` or a preset name (``"paper"``, ``"fast"``).
-        out_dir: checkpoint directory (model + training state + ``progress.png``); None keeps
-            everything in memory.
+        out_dir: run directory (checkpoint with training state while unfinished, ``progress.png``);
+            None keeps everything in memory.
         resume: continue the run saved in ``out_dir`` (same config and pair), bit-identically.
         device: ``"cpu"``, ``"cuda"``, ``"auto"``...
         stop_after: stop (and checkpoint) after this many iterations in total (tests, budgets).
         vgg_weights: path of torchvision's ``vgg19-dcbe5f1e.pth`` (else found as in
-            :mod:`sinkit.core.weights`).
+            :mod:`sinkit.core.weights`: ``SINKIT_VGG19_WEIGHTS``, ``SINKIT_WEIGHTS_DIR``, torch hub).
         checkpoint_seconds: also checkpoint when this much time passed since the last one.
-        progress: tqdm progress bar on stderr.
+        progress: progress bars on stderr.
         log: where notes go (default: stderr).
         **overrides: config fields to change, e.g. ``primitive_kind="seg"`` (None values ignored).
 
     Returns:
-        The trained :class:`DeepSIM` (``info`` records the losses that ran, timings, notes).
+        The trained :class:`DeepSIM`; ``info["loss_terms"]`` lists the losses that ran,
+        ``info["losses"]`` their values per phase.
 
     Raises:
         PrimitiveError: blank inputs.
@@ -234,75 +177,44 @@ def train(
         CheckpointError / ValueError: ``resume`` on a directory holding another run.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    if isinstance(config, str):
-        if config not in PRESETS:
-            raise ValueError(f"unknown DeepSIM preset {config!r}; choose from {', '.join(PRESETS)}")
-        config = PRESETS[config]
-    config = replace_config(config, **overrides)
+    config = replace_config(resolve_config(DeepSIM, config), **overrides)
     device = resolve_device(device)
     img, prim, original, notes = prepare_pair(image, primitive, config)
     for note in notes:
         log(f"note: {note}")
     kind, cc = config.primitive_kind, config.canny_color
     palette = seg_palette(prim, kind, cc) if kind in ("seg", "seg_edges") else None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)  # torch's default bias init, without touching the caller's RNG
-        model = DeepSIM(config, img, prim, palette, original, {"notes": notes}, generator_seed=config.seed).to(device)
-        run = _Run(model, config, device)
-    out = Path(out_dir) if out_dir is not None else None
-    if resume:
-        if out is None or not (out / STATE_FILE).exists():
-            if out is not None and (out / "model.safetensors").exists():
-                raise CheckpointError(f"{out} holds a finished or foreign model without training state: nothing to resume")
-            log("note: nothing to resume, starting a new run")
-        else:
-            tensors, meta = _read_state(out)
-            if meta["config"] != config_to_dict(config):
-                diff = {k: (v, config_to_dict(config).get(k)) for k, v in meta["config"].items() if config_to_dict(config).get(k) != v}
-                raise ValueError(f"cannot resume {out}: its config differs (saved, asked): {diff}")
-            saved = DeepSIM.load(out)
-            if saved.image.shape != img.shape or (saved.image - img.cpu()).abs().max() > 2 / 255 or (saved.primitive - prim.cpu()).abs().max() > 2 / 255:
-                raise ValueError(f"cannot resume {out}: it was trained on a different image or primitive")
-            model.generator.load_state_dict(saved.generator.state_dict())
-            model.info = saved.info
-            run.load(tensors, meta, device)
-            log(f"resuming {out} at iteration {run.iteration}")
-    elif out is not None and (out / STATE_FILE).exists():
-        raise CheckpointError(f"{out} holds an unfinished run: pass resume=True (--resume) or choose another directory")
+    img, prim = img.to(device), prim.to(device)
+    inputs = {"image": img, "primitive": prim}
+    fresh, discriminator = _build(config, inputs, palette, original, notes)
+    model, saved = start_run(DeepSIM, inputs, config, out_dir=out_dir, resume=resume, device=device, create=lambda: fresh)
+    model.to(device)
+    discriminator.to(device)
 
     vgg, vgg_status = _vgg_loss(config, vgg_weights, device, log)
-    losses_ran = ["lsgan"] + (["feature_matching"] if config.gan_feat_loss else []) + (["vgg19"] if vgg else [])
-    model.info.update({"losses": losses_ran, "vgg_loss": vgg_status, "size": list(model.size)})
+    model.info["loss_terms"] = ["lsgan"] + (["feature_matching"] if config.gan_feat_loss else []) + (["vgg19"] if vgg else [])
+    model.info["vgg_loss"] = vgg_status
+
+    betas = (config.beta1, config.beta2)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=config.lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=betas)
+    rng = torch.Generator().manual_seed(config.seed)  # every augmentation draw (CPU)
 
     colors, edges = split_primitive(prim, kind, cc)
     colors_mode = "bilinear" if kind == "manual" else "nearest"
     edge_bank = None
     if config.canny_aug and kind in ("edges", "seg_edges"):
         edge_bank = torch.cat([canny_edges(img, s) for s in config.canny_sigmas]).to(device)
-
-    total = config.iters if stop_after is None else min(stop_after, config.iters)
-    history = model.info.setdefault("loss_history", [])
-    names = ("g_gan", "g_feat", "g_vgg", "d_real", "d_fake")
-    running = {n: 0.0 for n in names}
-    counted = 0
-    last_save = time.perf_counter()
-    start = time.perf_counter()
-    started_at = run.iteration
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, initial=run.iteration, desc="deepsim", file=sys.stderr, dynamic_ncols=True)
-    n_layers = config.n_layers_d
     autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=config.bf16)
-    model.generator.train()
-    while run.iteration < total:
-        i = run.iteration
-        lr = learning_rate(i, config)
-        for opt in (run.opt_g, run.opt_d):
+    zero = torch.zeros((), device=device)
+    last: dict[str, torch.Tensor] = {}
+
+    def step(_: int) -> dict[str, float]:
+        lr = learning_rate(int(model.info["iteration"]), config)
+        for opt in (opt_g, opt_d):
             for group in opt.param_groups:
                 group["lr"] = lr
-        params = sample_params(config, img.shape[-2], img.shape[-1], run.rng)
+        params = sample_params(config, img.shape[-2], img.shape[-1], rng)
         real, col, edg = apply_params(
             params, img, colors, edges, points_per_dim=config.tps_points_per_dim, colors_mode=colors_mode,
             edge_bank=edge_bank,
@@ -310,69 +222,56 @@ def train(
         prim_aug = compose_primitive(col, edg, cc)
         with torch.autocast(**autocast):
             fake = model.generator(prim_aug)
-            pred_fake_d = run.discriminator(prim_aug, fake.detach())
-            pred_real = run.discriminator(prim_aug, real)
-            pred_fake = run.discriminator(prim_aug, fake)
+            pred_fake_d = discriminator(prim_aug, fake.detach())
+            pred_real = discriminator(prim_aug, real)
+            pred_fake = discriminator(prim_aug, fake)
             loss_d_fake = lsgan_loss(pred_fake_d, False)
             loss_d_real = lsgan_loss(pred_real, True)
             loss_g_gan = lsgan_loss(pred_fake, True)
-            loss_g_feat = (
-                feature_matching_loss(pred_fake, pred_real, n_layers) * config.lambda_feat
-                if config.gan_feat_loss else torch.zeros((), device=device)
-            )
-            loss_g_vgg = vgg(fake.float(), real) * config.lambda_vgg if vgg is not None else torch.zeros((), device=device)
+            loss_g_feat = feature_matching_loss(pred_fake, pred_real, config.n_layers_d) * config.lambda_feat if config.gan_feat_loss else zero
+            loss_g_vgg = vgg(fake.float(), real) * config.lambda_vgg if vgg is not None else zero
         loss_g = (loss_g_gan + loss_g_feat + loss_g_vgg).float()
         loss_d = ((loss_d_fake + loss_d_real) * 0.5).float()
-        run.opt_g.zero_grad(set_to_none=True)
+        opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        run.opt_g.step()
-        run.opt_d.zero_grad(set_to_none=True)
+        opt_g.step()
+        opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
-        run.opt_d.step()
-        run.iteration += 1
+        opt_d.step()
+        last.update(primitive=prim_aug.detach(), fake=fake.detach(), real=real.detach())
+        return {"g_gan": float(loss_g_gan.detach()), "g_feat": float(loss_g_feat.detach()), "g_vgg": float(loss_g_vgg.detach()),
+                "d_real": float(loss_d_real.detach()), "d_fake": float(loss_d_fake.detach()), "lr": lr}
 
-        for n, v in zip(names, (loss_g_gan, loss_g_feat, loss_g_vgg, loss_d_real, loss_d_fake)):
-            running[n] += float(v.detach())
-        counted += 1
-        if run.iteration % 50 == 0 or run.iteration == total:
-            history.append([run.iteration] + [round(running[n] / counted, 5) for n in names])
-            running = {n: 0.0 for n in names}
-            counted = 0
-        if bar is not None:
-            bar.update(1)
-            if run.iteration % 10 == 0:
-                bar.set_postfix(g=f"{float(loss_g):.3f}", d=f"{float(loss_d):.3f}", lr=f"{lr:.1e}")
-        due = run.iteration % config.checkpoint_every == 0 or time.perf_counter() - last_save > checkpoint_seconds
-        if out is not None and (due or run.iteration == total):
-            seconds = model.info.get("train_seconds", 0.0) + time.perf_counter() - start
-            model.info["train_seconds"] = round(seconds, 2)
-            start = time.perf_counter()
-            run.save(out)
-            _write_progress(out, model, prim_aug, fake, real)
-            last_save = time.perf_counter()
-            model.generator.train()
-    if bar is not None:
-        bar.close()
-    if out is None:
-        model.info["train_seconds"] = round(model.info.get("train_seconds", 0.0) + time.perf_counter() - start, 2)
-    done = run.iteration - started_at
-    if done:
-        model.info["seconds_per_iter"] = round(model.info["train_seconds"] / max(1, run.iteration), 4)
-    model.info["iterations"] = run.iteration
-    if out is not None:
-        if run.iteration >= config.iters and (out / STATE_FILE).exists():
-            (out / STATE_FILE).unlink()  # finished: the model alone is what users need
-        model.save(out)
-    model.generator.eval()
-    return model
+    def get_state():
+        return {"discriminator": discriminator.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                "rng": rng.get_state()}
+
+    def set_state(state):
+        discriminator.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        rng.set_state(state["rng"])
+
+    def on_checkpoint(m: DeepSIM, iteration: int) -> None:
+        if last:
+            _write_progress(Path(out_dir), m, last["primitive"], last["fake"], last["real"])
+            m.generator.train()
+
+    phases = [Phase("constant", config.niter, step), Phase("decay", config.niter_decay, step)]
+    model.generator.train()
+    train_iterations(
+        model, [p for p in phases if p.iters > 0], get_state=get_state, set_state=set_state, out_dir=out_dir,
+        resume_state=saved, checkpoint_every=config.checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+        progress=progress, stop_after=stop_after, on_checkpoint=on_checkpoint if out_dir is not None else None,
+    )
+    return model.eval()
 
 
 def _write_progress(out: Path, model: DeepSIM, prim_aug, fake, real) -> None:
     """``progress.png``: an augmented pair, its translation, and the training primitive's translation."""
     rec = model.reconstruction()
     save_grid(
-        [prim_aug.detach().float().cpu(), fake.detach().float().clamp(-1, 1).cpu(), real.detach().cpu(),
-         model.primitive.cpu(), rec.cpu(), model.image.cpu()],
+        [prim_aug.float().cpu(), fake.float().clamp(-1, 1).cpu(), real.cpu(), model.primitive.cpu(), rec.cpu(), model.real.cpu()],
         out / "progress.png", ncol=3,
         labels=["augmented primitive", "G(augmented)", "augmented image", "primitive", "G(primitive)", "image"],
     )
