@@ -45,7 +45,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from kornia.geometry.transform import get_tps_transform, warp_points_tps
-from kornia.geometry import create_meshgrid
+
+try:
+    from kornia.geometry import create_meshgrid
+except ImportError:  # kornia < 0.8.3
+    from kornia.utils import create_meshgrid
 
 from .config import DeepSIMConfig
 
