@@ -80,7 +80,7 @@ def cmd_report(args):
     out, docs = Path(args.out), Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     status = deep_metric_status(download=False)
-    frames = list(range(1, 31))
+    frames = list(range(1, args.frames + 1))
     results = {}
     strips = []
     for variant in VARIANTS:
@@ -110,7 +110,7 @@ def cmd_report(args):
         "# DeepSIM, face_video protocol (paper sec. 4.2), `fast` preset, 256 px",
         "",
         "Trained on frame 0 (`train_B`, `train_seg`, primitive `seg_edges`, Canny sigma 0.5), "
-        "tested on frames 1-30 (`test_seg` + Canny edges of `test_B`, sigma 0.5) against `test_B`. "
+        f"tested on frames 1-{len(frames)} (`test_seg` + Canny edges of `test_B`, sigma 0.5) against `test_B`. "
         "`tps`: the paper's method; `no_tps`: the paper's baseline (flip + random crop, no TPS). "
         "Command: `benchmarks/deepsim_face_video.py` (see its docstring).",
         "",
@@ -158,6 +158,7 @@ def main():
     r.add_argument("--docs", default="docs/results/deepsim-face_video")
     r.add_argument("--data", type=Path, default=DATA)
     r.add_argument("--strip-frames", type=int, nargs="+", default=[1, 10, 20, 30])
+    r.add_argument("--frames", type=int, default=30, help="test frames 1..N (the protocol: 30)")
     args = ap.parse_args()
     torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "1")))
     {"train": cmd_train, "report": cmd_report}[args.cmd](args)
