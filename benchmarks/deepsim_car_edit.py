@@ -9,6 +9,8 @@ model accepts it.
     sinkit train ../shared/data/examples/deepsim/car/train_B/car.png --method deepsim \\
         --primitive ../shared/data/examples/deepsim/car/train_seg/car.png --primitive-kind seg --preset fast --out runs/car
     sinkit translate runs/car --primitive car_seg_edited.png --out out/car
+    # a strip of (primitive, translation) for the training map, the two official test maps and the edit:
+    python benchmarks/deepsim_car_edit.py --out car_seg_edited.png --model runs/car --strip docs/results/deepsim-car/strip.png
 """
 
 from __future__ import annotations
@@ -57,10 +59,35 @@ def main():
     ap.add_argument("--seg", type=Path, default=_find_seg())
     ap.add_argument("--shift", type=int, default=70, help="px (at the map's 640 px width)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--model", type=Path, help="a trained DeepSIM seg model: translate the maps and write --strip")
+    ap.add_argument("--strip", type=Path, default=Path("strip.png"))
     args = ap.parse_args()
     seg = np.asarray(Image.open(args.seg).convert("RGB"))
     Image.fromarray(move_rear_wheel(seg, args.shift)).save(args.out)
     print(f"wrote {args.out}")
+    if args.model is not None:
+        import sinkit
+
+        model = sinkit.load(args.model, device="cpu")
+        test = args.seg.parents[1] / "test_seg"
+        maps = [("training map", args.seg), *((f"official {p.stem}", p) for p in sorted(test.glob("*.png"))), ("rear wheel moved", args.out)]
+        tiles, labels = [], []
+        for label, path in maps:
+            primitive = sinkit.load_image(path)
+            result = model.translate(primitive)
+            tiles += [_nearest(primitive, result), result]
+            labels += [label, "DeepSIM"]
+        tiles.append(model.real)
+        labels.append("training image")
+        sinkit.save_grid(tiles, args.strip, ncol=2, labels=labels)
+        print(f"wrote {args.strip}")
+
+
+def _nearest(primitive, like):
+    """The primitive at the result's size without blending its colours."""
+    import torch.nn.functional as F
+
+    return F.interpolate(primitive, size=tuple(like.shape[-2:]), mode="nearest-exact")
 
 
 if __name__ == "__main__":

@@ -256,6 +256,14 @@ def test_train_translate_save_load(pair32, tiny_config, tmp_path):
     loaded = sinkit.load(out, device="cpu")
     assert isinstance(loaded, DeepSIM) and loaded.config == tiny_config and torch.equal(loaded.translate(pair32[1]), y)
     assert torch.equal(loaded.palette, model.palette) and loaded.original_size == (32, 48)
+    # a pair given at 64x96 trains at 32x48 (max_size 48): primitives of either size translate at 32x48,
+    # others at the same scale
+    small = dataclasses.replace(tiny_config, max_size=48, niter=1, niter_decay=0)
+    big = {"image": sinkit.resize(pair32[0], (64, 96)), "primitive": resize_primitive(pair32[1], "seg_edges", (64, 96))}
+    scaled = DeepSIM.train(big, small, progress=False)
+    assert scaled.size == (32, 48) and scaled.original_size == (64, 96)
+    assert scaled.reconstruction().shape[-2:] == (32, 48) and scaled.translate(big["primitive"]).shape[-2:] == (32, 48)
+    assert scaled.translate(resize_primitive(pair32[1], "seg_edges", (128, 192))).shape[-2:] == (64, 96)
     assert "seg_edges" in loaded.describe() and "8 of 8" in loaded.describe()
 
 

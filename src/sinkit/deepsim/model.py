@@ -116,8 +116,13 @@ class DeepSIM(SingleImageModel, Translator):
         return self.size
 
     def size_for(self, height: int, width: int) -> tuple[int, int]:
-        """Working size for a test primitive of ``height x width``: the training scale, rounded."""
-        if (height, width) == self.original_size:
+        """Working size for a test primitive of ``height x width``.
+
+        A primitive of the training pair's original size or of the working size is translated
+        at the working size; any other size is scaled by the training factor (original ->
+        working) and rounded to multiples of ``2 ** n_downsample``.
+        """
+        if (height, width) in (self.original_size, self.size):
             return self.size
         sy, sx = self.size[0] / self.original_size[0], self.size[1] / self.original_size[1]
         m = self.config.size_multiple
