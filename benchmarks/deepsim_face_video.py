@@ -12,7 +12,8 @@ resized first, then the edges are drawn, so training and test edges are made ali
     # the two trainings (each ~12 min on one core; they can run side by side)
     python benchmarks/deepsim_face_video.py train --variant tps    --out results/deepsim-face_video
     python benchmarks/deepsim_face_video.py train --variant no_tps --out results/deepsim-face_video
-    # translation, metrics, table and strip (a minute)
+    # metrics of each variant (~10 min of CPU each; cached), then the table and the strip
+    python benchmarks/deepsim_face_video.py evaluate --variant tps --out results/deepsim-face_video
     python benchmarks/deepsim_face_video.py report --out results/deepsim-face_video --docs docs/results/deepsim-face_video
 """
 
@@ -76,32 +77,50 @@ def cmd_train(args):
           f"({model.train_seconds / max(1, done):.3f} s/iter)")
 
 
+def evaluate(model_dir: Path, frames: list[int], data: Path) -> dict:
+    """Per-frame metrics of one trained variant (cached in ``model_dir/eval.json``)."""
+    cache = model_dir / "eval.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if [r["frame"] for r in saved["frames"]] == frames:
+            return saved
+    model = sinkit.load(model_dir, device="cpu")
+    rows = []
+    for f in frames:
+        truth, primitive = pair(f, "test", model.size, data)
+        pred = model.translate(primitive)
+        rows.append({
+            "frame": f,
+            "psnr": psnr(pred, truth),
+            "ssim": ssim(pred, truth),
+            "patch_swd": patch_swd(pred, truth),
+            "nn_patch": nn_patch_distance(pred, truth),
+        })
+    done = model.info.get("iteration", 0)
+    result = {"info": {"iterations": done, "train_seconds": round(model.train_seconds, 1),
+                       "seconds_per_iter": round(model.train_seconds / max(1, done), 3),
+                       "losses": model.info.get("loss_terms"), "vgg_loss": model.info.get("vgg_loss")},
+              "frames": rows}
+    cache.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def cmd_evaluate(args):
+    evaluate(Path(args.out) / args.variant, list(range(1, args.frames + 1)), args.data)
+
+
 def cmd_report(args):
     out, docs = Path(args.out), Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     status = deep_metric_status(download=False)
     frames = list(range(1, args.frames + 1))
-    results = {}
+    results = {v: evaluate(out / v, frames, args.data) for v in VARIANTS}
     strips = []
     for variant in VARIANTS:
         model = sinkit.load(out / variant, device="cpu")
-        rows = []
-        for f in frames:
+        for f in args.strip_frames:
             truth, primitive = pair(f, "test", model.size, args.data)
-            pred = model.translate(primitive)
-            rows.append({
-                "frame": f,
-                "psnr": psnr(pred, truth),
-                "ssim": ssim(pred, truth),
-                "patch_swd": patch_swd(pred, truth),
-                "nn_patch": nn_patch_distance(pred, truth),
-            })
-            if f in args.strip_frames:
-                strips.append((variant, f, primitive, pred, truth))
-        results[variant] = {"info": {"iterations": model.info.get("iteration"), "train_seconds": round(model.train_seconds, 1),
-                                     "seconds_per_iter": round(model.train_seconds / max(1, model.info.get("iteration", 1)), 3),
-                                     "losses": model.info.get("loss_terms"), "vgg_loss": model.info.get("vgg_loss")},
-                            "frames": rows}
+            strips.append((variant, f, primitive, model.translate(primitive), truth))
     metrics = ("psnr", "ssim", "patch_swd", "nn_patch")
     mean = {v: {m: sum(r[m] for r in results[v]["frames"]) / len(frames) for m in metrics} for v in VARIANTS}
     (docs / "results.json").write_text(json.dumps({"mean": mean, "variants": results,
@@ -153,6 +172,11 @@ def main():
     t.add_argument("--out", default="results/deepsim-face_video")
     t.add_argument("--data", type=Path, default=DATA)
     t.add_argument("--quiet", action="store_true")
+    e = sub.add_parser("evaluate", help="metrics of one variant (cached; report runs it when missing)")
+    e.add_argument("--variant", choices=list(VARIANTS), required=True)
+    e.add_argument("--out", default="results/deepsim-face_video")
+    e.add_argument("--data", type=Path, default=DATA)
+    e.add_argument("--frames", type=int, default=30)
     r = sub.add_parser("report")
     r.add_argument("--out", default="results/deepsim-face_video")
     r.add_argument("--docs", default="docs/results/deepsim-face_video")
@@ -161,7 +185,7 @@ def main():
     r.add_argument("--frames", type=int, default=30, help="test frames 1..N (the protocol: 30)")
     args = ap.parse_args()
     torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "1")))
-    {"train": cmd_train, "report": cmd_report}[args.cmd](args)
+    {"train": cmd_train, "evaluate": cmd_evaluate, "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":
