@@ -10,7 +10,7 @@ model accepts it.
         --primitive ../shared/data/examples/deepsim/car/train_seg/car.png --primitive-kind seg --preset fast --out runs/car
     sinkit translate runs/car --primitive car_seg_edited.png --out out/car
     # a strip of (primitive, translation) for the training map, the two official test maps and the edit:
-    python benchmarks/deepsim_car_edit.py --out car_seg_edited.png --model runs/car --strip docs/results/deepsim-car/strip.png
+    python benchmarks/deepsim_car_edit.py --out car_seg_edited.png --model runs/car --strip docs/results/deepsim-car/strip.jpg
 """
 
 from __future__ import annotations

@@ -158,9 +158,9 @@ def cmd_report(args):
         p, pred_tps, truth = row["tps"]
         tiles += [p, pred_tps, row["no_tps"][1], truth]
         labels += [f"frame {f} primitive", "DeepSIM (TPS)", "no TPS", "truth"]
-    sinkit.save_grid(tiles, docs / "strip.png", ncol=4, labels=labels)
+    sinkit.save_grid(tiles, docs / "strip.jpg", ncol=4, labels=labels)
     print("\n".join(lines[:12]))
-    print(f"wrote {docs / 'README.md'}, {docs / 'results.json'}, {docs / 'strip.png'}")
+    print(f"wrote {docs / 'README.md'}, {docs / 'results.json'}, {docs / 'strip.jpg'}")
 
 
 def main():
