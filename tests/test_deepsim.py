@@ -89,7 +89,7 @@ def test_vgg_loss_with_random_weights_and_torchvision_keys(tmp_path, monkeypatch
     # a torchvision-style file (features.* + classifier.*) loads from an explicit path
     state = {k: torch.randn_like(v) * 0.05 for k, v in vgg.state_dict().items()}
     state["classifier.0.weight"] = torch.zeros(2, 2)
-    path = tmp_path / "vgg19-dcbe5f1e.pth"
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
     torch.save(state, path)
     loaded = load_vgg19(path)
     x, y = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1

@@ -7,7 +7,8 @@
 - VGG19 perceptual loss: ``sum_i w_i L1(VGG_i(fake), VGG_i(real))`` at relu1_1, relu2_1,
   relu3_1, relu4_1, relu5_1 with ``w = 1/32, 1/16, 1/8, 1/4, 1`` (``VGGLoss``), times 10.
 
-The VGG19 ImageNet weights are torchvision's ``vgg19-dcbe5f1e.pth``, found like the
+The VGG19 ImageNet weights are torchvision's ``vgg19-dcbb9e9d.pth`` (the core's ``"vgg19"``
+weight file, shared with PetsGAN), found like the
 metric weights (:mod:`sinkit.core.weights`: explicit path, ``SINKIT_VGG19_WEIGHTS``,
 ``SINKIT_WEIGHTS_DIR``, torch hub's cache, download when online).  As in pix2pixHD the
 ``[-1, 1]`` images go into VGG without ImageNet normalisation.
@@ -21,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.weights import WeightFile, WeightsUnavailable, load_weights, register_weights
+from ..core.weights import WeightsUnavailable, load_weights
 
 __all__ = [
     "VGG19Features",
@@ -31,16 +32,6 @@ __all__ = [
     "feature_matching_loss",
     "WeightsUnavailable",
 ]
-
-VGG19_WEIGHTS = register_weights(
-    WeightFile(
-        "vgg19",
-        "vgg19-dcbe5f1e.pth",
-        "https://download.pytorch.org/models/vgg19-dcbe5f1e.pth",
-        "SINKIT_VGG19_WEIGHTS",
-        "DeepSIM's VGG19 perceptual loss (torchvision ImageNet VGG19)",
-    )
-)
 
 # torchvision vgg19 ``features``: "M" = 2x2 max-pool; numbers = 3x3 conv widths (each followed by ReLU)
 _VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512)
@@ -52,7 +43,7 @@ VGG_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
 class VGG19Features(nn.Module):
     """torchvision's VGG19 ``features`` up to relu5_1 (indices 0-29), same module names.
 
-    ``load_state_dict`` accepts the ``features.*`` tensors of ``vgg19-dcbe5f1e.pth``.
+    ``load_state_dict`` accepts the ``features.*`` tensors of ``vgg19-dcbb9e9d.pth``.
     Parameters are frozen (the loss never trains VGG).
     """
 

@@ -160,7 +160,7 @@ def train(
         resume: continue the run saved in ``out_dir`` (same config and pair), bit-identically.
         device: ``"cpu"``, ``"cuda"``, ``"auto"``...
         stop_after: stop (and checkpoint) after this many iterations in total (tests, budgets).
-        vgg_weights: path of torchvision's ``vgg19-dcbe5f1e.pth`` (else found as in
+        vgg_weights: path of torchvision's ``vgg19-dcbb9e9d.pth`` (else found as in
             :mod:`sinkit.core.weights`: ``SINKIT_VGG19_WEIGHTS``, ``SINKIT_WEIGHTS_DIR``, torch hub).
         checkpoint_seconds: also checkpoint when this much time passed since the last one.
         progress: progress bars on stderr.
