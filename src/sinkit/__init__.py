@@ -27,6 +27,7 @@ BUILTIN_METHODS = {
     "gpnn": "sinkit.gpnn",
     "gpdm": "sinkit.gpdm",
     "patch_diffusion": "sinkit.patch_diffusion",
+    "deepsim": "sinkit.deepsim",
 }
 declare_methods(BUILTIN_METHODS)
 
@@ -63,6 +64,8 @@ _LAZY = {
     "GPDMConfig": "sinkit.gpdm",
     "PatchDiffusion": "sinkit.patch_diffusion",
     "PatchDiffusionConfig": "sinkit.patch_diffusion",
+    "DeepSIM": "sinkit.deepsim",
+    "DeepSIMConfig": "sinkit.deepsim",
 }
 
 __all__ = ["__version__", "BUILTIN_METHODS", *_LAZY]

@@ -1,0 +1,192 @@
+"""DeepSIM's video protocol (paper sec. 4.2) on ``../shared/data/examples/deepsim/face_video``.
+
+Train on frame 0 (``train_B`` + ``train_seg``, primitive ``seg_edges``), translate the
+primitives of frames 1-30 (``test_seg`` + Canny edges of ``test_B`` with sigma 0.5, as the
+official face-video test script) and compare with ``test_B``: PSNR, SSIM, patch SWD and
+nearest-neighbour patch distance (``sinkit.metrics``), LPIPS and SIFID when their weights
+exist.  The ablation is the paper's baseline: the same run without TPS (flip + random crop).
+
+Everything is done at the working size of the preset (256 px for ``fast``): images are
+resized first, then the edges are drawn, so training and test edges are made alike.
+
+    # the two trainings (each ~12 min on one core; they can run side by side)
+    python benchmarks/deepsim_face_video.py train --variant tps    --out results/deepsim-face_video
+    python benchmarks/deepsim_face_video.py train --variant no_tps --out results/deepsim-face_video
+    # metrics of each variant (~10 min of CPU each; cached), then the table and the strip
+    python benchmarks/deepsim_face_video.py evaluate --variant tps --out results/deepsim-face_video
+    python benchmarks/deepsim_face_video.py report --out results/deepsim-face_video --docs docs/results/deepsim-face_video
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+import sinkit
+from sinkit.deepsim import PRESETS, train
+from sinkit.deepsim.model import working_size
+from sinkit.deepsim.primitives import resize_primitive, seg_edges_primitive
+from sinkit.metrics import deep_metric_status, nn_patch_distance, patch_swd, psnr, ssim
+
+def _find_data() -> Path:
+    """``../shared/data/...`` next to the repository (or next to any parent folder, for worktrees)."""
+    for parent in Path(__file__).resolve().parents[1:]:
+        candidate = parent / "shared" / "data" / "examples" / "deepsim" / "face_video"
+        if candidate.is_dir():
+            return candidate
+    return Path("../shared/data/examples/deepsim/face_video")
+
+
+DATA = _find_data()
+SIGMA = 0.5  # official face-video scripts: --test_canny_sigma 0.5 (training edges: 0.5 too)
+VARIANTS = {
+    "tps": {},  # the paper's method
+    "no_tps": {"tps": False, "crop": True},  # paper's baseline: pix2pixHD with crop + flip only
+}
+
+
+def pair(frame: int, split: str, size: tuple[int, int] | None, data: Path):
+    image = sinkit.load_image(data / f"{split}_B" / f"{frame}.png")
+    seg = sinkit.load_image(data / f"{split}_seg" / f"{frame}.png")
+    if size is None:
+        return image, seg
+    image = sinkit.resize(image, size)
+    seg = resize_primitive(seg, "seg", size)
+    return image, seg_edges_primitive(seg, image, sigma=SIGMA)
+
+
+def config_for(variant: str, preset: str):
+    return replace(PRESETS[preset], primitive_kind="seg_edges", **VARIANTS[variant])
+
+
+def cmd_train(args):
+    config = config_for(args.variant, args.preset)
+    image, _ = pair(0, "train", None, args.data)
+    size = working_size(*image.shape[-2:], config)
+    image, primitive = pair(0, "train", size, args.data)
+    out = Path(args.out) / args.variant
+    start = time.perf_counter()
+    model = train(image, primitive, config, out_dir=out, resume=True, progress=not args.quiet)  # resume: continue if interrupted
+    done = model.info["iteration"]
+    print(f"{args.variant}: {done} iterations in {time.perf_counter() - start:.0f} s -> {out}  "
+          f"({model.train_seconds / max(1, done):.3f} s/iter)")
+
+
+def evaluate(model_dir: Path, frames: list[int], data: Path) -> dict:
+    """Per-frame metrics of one trained variant (cached in ``model_dir/eval.json``)."""
+    cache = model_dir / "eval.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if [r["frame"] for r in saved["frames"]] == frames:
+            return saved
+    model = sinkit.load(model_dir, device="cpu")
+    rows = []
+    for f in frames:
+        truth, primitive = pair(f, "test", model.size, data)
+        pred = model.translate(primitive)
+        rows.append({
+            "frame": f,
+            "psnr": psnr(pred, truth),
+            "ssim": ssim(pred, truth),
+            "patch_swd": patch_swd(pred, truth),
+            "nn_patch": nn_patch_distance(pred, truth),
+        })
+    done = model.info.get("iteration", 0)
+    result = {"info": {"iterations": done, "train_seconds": round(model.train_seconds, 1),
+                       "seconds_per_iter": round(model.train_seconds / max(1, done), 3),
+                       "losses": model.info.get("loss_terms"), "vgg_loss": model.info.get("vgg_loss")},
+              "frames": rows}
+    cache.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def cmd_evaluate(args):
+    evaluate(Path(args.out) / args.variant, list(range(1, args.frames + 1)), args.data)
+
+
+def cmd_report(args):
+    out, docs = Path(args.out), Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    status = deep_metric_status(download=False)
+    frames = list(range(1, args.frames + 1))
+    results = {v: evaluate(out / v, frames, args.data) for v in VARIANTS}
+    strips = []
+    for variant in VARIANTS:
+        model = sinkit.load(out / variant, device="cpu")
+        for f in args.strip_frames:
+            truth, primitive = pair(f, "test", model.size, args.data)
+            strips.append((variant, f, primitive, model.translate(primitive), truth))
+    metrics = ("psnr", "ssim", "patch_swd", "nn_patch")
+    mean = {v: {m: sum(r[m] for r in results[v]["frames"]) / len(frames) for m in metrics} for v in VARIANTS}
+    (docs / "results.json").write_text(json.dumps({"mean": mean, "variants": results,
+                                                   "not_run": {k: v.splitlines()[0] for k, v in status.items() if v}}, indent=1))
+    lines = [
+        "# DeepSIM, face_video protocol (paper sec. 4.2), `fast` preset, 256 px",
+        "",
+        "Trained on frame 0 (`train_B`, `train_seg`, primitive `seg_edges`, Canny sigma 0.5), "
+        f"tested on frames 1-{len(frames)} (`test_seg` + Canny edges of `test_B`, sigma 0.5) against `test_B`. "
+        "`tps`: the paper's method; `no_tps`: the paper's baseline (flip + random crop, no TPS). "
+        "Command: `benchmarks/deepsim_face_video.py` (see its docstring).",
+        "",
+        "LPIPS / SIFID: not run (no AlexNet / Inception weights on this machine); "
+        "the VGG19 perceptual loss was off for the same reason (`losses` below).",
+        "",
+        "| variant | PSNR (dB) higher | SSIM higher | patch SWD lower | NN-patch lower | iterations | train s | losses |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for v in VARIANTS:
+        i = results[v]["info"]
+        lines.append(f"| {v} | {mean[v]['psnr']:.2f} | {mean[v]['ssim']:.4f} | {mean[v]['patch_swd']:.4f} | "
+                     f"{mean[v]['nn_patch']:.4f} | {i['iterations']} | {i['train_seconds']} | {', '.join(i['losses'] or [])} |")
+    lines += ["", "Per frame:", "", "| frame | " + " | ".join(f"{v} PSNR | {v} SSIM | {v} SWD | {v} NN" for v in VARIANTS) + " |",
+              "|---|" + "---|" * (4 * len(VARIANTS))]
+    for k, f in enumerate(frames):
+        cells = []
+        for v in VARIANTS:
+            r = results[v]["frames"][k]
+            cells += [f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['patch_swd']:.4f}", f"{r['nn_patch']:.4f}"]
+        lines.append(f"| {f} | " + " | ".join(cells) + " |")
+    (docs / "README.md").write_text("\n".join(lines) + "\n")
+    tiles, labels = [], []
+    for f in args.strip_frames:
+        row = {v: (p, pr, t) for v, ff, p, pr, t in strips if ff == f}
+        p, pred_tps, truth = row["tps"]
+        tiles += [p, pred_tps, row["no_tps"][1], truth]
+        labels += [f"frame {f} primitive", "DeepSIM (TPS)", "no TPS", "truth"]
+    sinkit.save_grid(tiles, docs / "strip.jpg", ncol=4, labels=labels)
+    print("\n".join(lines[:12]))
+    print(f"wrote {docs / 'README.md'}, {docs / 'results.json'}, {docs / 'strip.jpg'}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--variant", choices=list(VARIANTS), required=True)
+    t.add_argument("--preset", default="fast", choices=list(PRESETS))
+    t.add_argument("--out", default="results/deepsim-face_video")
+    t.add_argument("--data", type=Path, default=DATA)
+    t.add_argument("--quiet", action="store_true")
+    e = sub.add_parser("evaluate", help="metrics of one variant (cached; report runs it when missing)")
+    e.add_argument("--variant", choices=list(VARIANTS), required=True)
+    e.add_argument("--out", default="results/deepsim-face_video")
+    e.add_argument("--data", type=Path, default=DATA)
+    e.add_argument("--frames", type=int, default=30)
+    r = sub.add_parser("report")
+    r.add_argument("--out", default="results/deepsim-face_video")
+    r.add_argument("--docs", default="docs/results/deepsim-face_video")
+    r.add_argument("--data", type=Path, default=DATA)
+    r.add_argument("--strip-frames", type=int, nargs="+", default=[1, 10, 20, 30])
+    r.add_argument("--frames", type=int, default=30, help="test frames 1..N (the protocol: 30)")
+    args = ap.parse_args()
+    torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "1")))
+    {"train": cmd_train, "evaluate": cmd_evaluate, "report": cmd_report}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
