@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
 
+from ..cli.common import echo_path, friendly_errors
+
 __all__ = ["COMMANDS", "primitive"]
-
-
-def _one_line_errors(fn):
-    """Expected errors (missing files, bad images, bad values) as one-line CLI errors."""
-    from ..core.errors import SinkitError
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (FileNotFoundError, SinkitError, ValueError) as err:
-            raise click.ClickException(str(err)) from err
-
-    return wrapper
-
-
-def _echo_path(label: str, path: str | Path) -> None:
-    click.echo(f"{label:<14} {Path(path).resolve()}")
 
 
 @click.command()
@@ -40,7 +23,7 @@ def _echo_path(label: str, path: str | Path) -> None:
 @click.option("--canny-color", type=click.Choice(["black", "white"]), default="black", show_default=True, help="Edge colour (official default: black edges on white).")
 @click.option("--skeletonize", is_flag=True,
               help="IMAGE is a hand-drawn edge drawing: thin its strokes to 1 px lines (as the official README suggests) instead.")
-@_one_line_errors
+@friendly_errors
 def primitive(image, kind, out_path, seg_path, seg_method, segments, sigma, canny_color, skeletonize):
     """Make the primitive of IMAGE for DeepSIM (edit it, then 'sinkit translate').
 
@@ -58,12 +41,12 @@ def primitive(image, kind, out_path, seg_path, seg_method, segments, sigma, cann
     img = load_image(image)
     if skeletonize:
         out = skeletonize_edges(img, color)
-        _echo_path("skeleton", save_image(out, out_path))
+        echo_path("skeleton", save_image(out, out_path))
         return
     seg = load_image(seg_path) if seg_path else None
     out = make_primitive(img, kind, seg=seg, sigma=sigma, canny_color=color, seg_method=seg_method, segments=segments)
     click.echo(f"{kind} primitive of {image} ({img.shape[2]}x{img.shape[3]} px)")
-    _echo_path("primitive", save_image(out, Path(out_path)))
+    echo_path("primitive", save_image(out, Path(out_path)))
 
 
 COMMANDS = [primitive]

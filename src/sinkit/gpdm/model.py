@@ -23,9 +23,8 @@ from __future__ import annotations
 import torch
 
 from ..core.capabilities import Injectable, Sampler
-from ..core.patches import check_patch_fits, patch_pyramid, patch_swd_loss, random_directions, sorted_projections
+from ..core.patches import patch_pyramid, patch_swd_loss, random_directions, sorted_projections
 from ..core.patches.model import ImagePatchModel
-from ..core.pyramid import build_pyramid, scaled_sizes
 from ..core.registry import register_method
 from ..core.resize import resize
 from .config import PRESETS, GPDMConfig
@@ -69,34 +68,6 @@ class GPDM(ImagePatchModel, Sampler, Injectable):
         if min(h, w) < config.coarsest_size:
             raise ValueError(f"image {h}x{w} is smaller than the coarsest level ({config.coarsest_size} px short side)")
         self.spec = patch_pyramid(h, w, factor=config.scale_factor, coarsest=config.coarsest_size)
-        self._pyramid: list[torch.Tensor] | None = None
-
-    @property
-    def pyramid(self) -> list[torch.Tensor]:
-        if self._pyramid is None or self._pyramid[0].device != self.real.device:
-            self._pyramid = build_pyramid(self.real.float(), self.spec)
-        return self._pyramid
-
-    @property
-    def sizes(self) -> tuple[tuple[int, int], ...]:
-        return self.spec.sizes
-
-    @property
-    def num_scales(self) -> int:
-        return self.spec.num_scales
-
-    def level_sizes(self, size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
-        """Every level's size for an output of ``size`` (default: the image's); the finest is exactly ``size``."""
-        if size is None:
-            return list(self.sizes)
-        h, w = int(size[0]), int(size[1])
-        if h < 1 or w < 1:
-            raise ValueError(f"output size must be positive, got {h}x{w}")
-        H, W = self.output_size()
-        sizes = scaled_sizes(self.sizes, w / W, h / H)
-        sizes[-1] = (h, w)
-        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level of a {h}x{w} output")
-        return sizes
 
     # ----------------------------------------------------------------- the optimisation
     def match_level(self, x: torch.Tensor, level: int, lr: float, generator: torch.Generator) -> torch.Tensor:
@@ -162,12 +133,6 @@ class GPDM(ImagePatchModel, Sampler, Injectable):
             x = torch.randn(b, 3, *sizes[0], generator=generator).to(self.real.device) * std
             out.append(self._run(x, 0, sizes, generator))
         return torch.cat(out)
-
-    def valid_injection_scales(self) -> range:
-        return range(0, self.num_scales)
-
-    def image_at_scale(self, scale: int) -> torch.Tensor:
-        return self.pyramid[scale]
 
     @torch.no_grad()
     def inject(

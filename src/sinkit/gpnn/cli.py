@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..cli.common import DEVICE_OPTION, echo_path, friendly_errors, load_model
 from ..core.io import load_image, load_mask, save_grid, save_image
 from ..core.resize import resize
 
@@ -20,7 +21,8 @@ __all__ = ["COMMANDS"]
 @click.option("--alpha", type=float, default=None, help="Completeness weight.  [default: the config's inpaint_alpha, 1 (official)]")
 @click.option("--out", "out_dir", default="inpaint_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--method", default="gpnn", show_default=True, help="A method that inpaints (gpnn).")
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda or mps.")
+@DEVICE_OPTION
+@friendly_errors
 def inpaint(image, mask_path, input_path, alpha, out_dir, method, device):
     """Conditional inpainting: the hole is re-synthesised coarse to fine from patches outside it.
 
@@ -29,30 +31,19 @@ def inpaint(image, mask_path, input_path, alpha, out_dir, method, device):
       sinkit inpaint photo.jpg --mask hole.png --out out/
       sinkit inpaint photo.jpg --mask hole.png --input photo_with_blue_hint.png
     """
-    from ..core.registry import get_method, load
-
-    if Path(image).is_dir():
-        model = load(image, device=device)
-    else:
-        cls = get_method(method)
-        if not cls.training_free:
-            raise click.ClickException(f"{method} needs training: give a model directory")
-        model = cls.fit(image, "paper", device=device, progress=False)
+    model = load_model(image, device, method=None if Path(image).is_dir() else method)
     if not hasattr(model, "inpaint"):
         raise click.ClickException(f"{model.method} models cannot inpaint. {getattr(model, 'usage', '')}")
     mask = load_mask(mask_path).to(model.device)
     hint = load_image(input_path).to(model.device) if input_path else None
     start = time.perf_counter()
-    try:
-        result = model.inpaint(hint, mask, alpha=alpha)
-    except ValueError as err:
-        raise click.ClickException(str(err)) from None
+    result = model.inpaint(hint, mask, alpha=alpha)
     click.echo(f"inpainted {result.shape[2]}x{result.shape[3]} px in {time.perf_counter() - start:.2f} s")
     out = Path(out_dir)
     source = model.real if hint is None else resize(hint, tuple(result.shape[-2:]))
     shown_mask = resize(mask, tuple(result.shape[-2:]), clamp=False).clamp(0, 1).expand(-1, 3, -1, -1) * 2 - 1
-    click.echo(f"result      {save_image(result, out / 'result.png')}")
-    click.echo(f"comparison  {save_grid([source, shown_mask, result], out / 'comparison.png', ncol=3, labels=['input', 'mask', 'result'])}")
+    echo_path("result", save_image(result, out / "result.png"))
+    echo_path("comparison", save_grid([source, shown_mask, result], out / "comparison.png", ncol=3, labels=["input", "mask", "result"]))
 
 
 COMMANDS: list = [inpaint]

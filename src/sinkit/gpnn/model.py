@@ -21,16 +21,15 @@ iyttor/GPNN (``model/gpnn.py``), ariel415el/Efficient-GPNN (``GPNN.py``, ``utils
 from __future__ import annotations
 
 import math
-import time
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ..core.capabilities import Injectable, Sampler
-from ..core.patches import PatchIndex, check_patch_fits, fold_nearest, patch_pyramid
+from ..core.patches import PatchIndex, fold_nearest, patch_pyramid
 from ..core.patches.model import ImagePatchModel
-from ..core.pyramid import PyramidSpec, build_pyramid, scaled_sizes
+from ..core.pyramid import PyramidSpec, build_pyramid
 from ..core.registry import register_method
 from ..core.resize import resize
 from .config import PRESETS, GPNNConfig
@@ -82,25 +81,9 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
             )
         self.spec = patch_pyramid(h, w, factor=config.scale_factor, coarsest=config.coarsest_size)
         self._indexes: dict[tuple, PatchIndex] = {}
-        self._pyramid: list[torch.Tensor] | None = None
 
-    @property
-    def pyramid(self) -> list[torch.Tensor]:
-        """The image at every level, coarsest first (each resized from the image)."""
-        if self._pyramid is None or self._pyramid[0].device != self.real.device:
-            self._pyramid = build_pyramid(self.real.float(), self.spec)
-            self._indexes = {}
-        return self._pyramid
-
-    # ----------------------------------------------------------------- geometry
-    @property
-    def sizes(self) -> tuple[tuple[int, int], ...]:
-        """``(height, width)`` of every level, coarsest first."""
-        return self.spec.sizes
-
-    @property
-    def num_scales(self) -> int:
-        return self.spec.num_scales
+    def pyramid_changed(self) -> None:
+        self._indexes = {}
 
     # ----------------------------------------------------------------- one PNN step
     def _index(self, spec: PyramidSpec, pyramid: list[torch.Tensor], level: int, blurred: bool, valid: torch.Tensor | None, cache: bool | dict) -> PatchIndex:
@@ -166,26 +149,6 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
         return x.clamp(-1, 1)
 
     # ----------------------------------------------------------------- capabilities
-    def level_sizes(self, size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
-        """Every level's size for an output of ``size = (height, width)`` (default: the image's).
-
-        Each level is scaled by the same width and height factors (retargeting,
-        paper sec. 4.2); the finest is exactly ``size``.
-
-        Raises:
-            ValueError: a non-positive size, or a coarsest level smaller than one patch.
-        """
-        if size is None:
-            return list(self.sizes)
-        h, w = int(size[0]), int(size[1])
-        if h < 1 or w < 1:
-            raise ValueError(f"output size must be positive, got {h}x{w}")
-        H, W = self.output_size()
-        sizes = scaled_sizes(self.sizes, w / W, h / H)
-        sizes[-1] = (h, w)
-        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level of a {h}x{w} output")
-        return sizes
-
     @torch.no_grad()
     def sample(
         self,
@@ -229,13 +192,6 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
             noise = torch.randn(b, 1, *sizes[0], generator=generator).to(coarse.device) * std
             out.append(self._run(coarse + noise, 0, sizes=sizes))
         return torch.cat(out)
-
-    def valid_injection_scales(self) -> range:
-        """Every level: an image injected at the coarsest replaces the noisy initial guess."""
-        return range(0, self.num_scales)
-
-    def image_at_scale(self, scale: int) -> torch.Tensor:
-        return self.pyramid[scale]
 
     @torch.no_grad()
     def inject(

@@ -45,7 +45,7 @@ from ..core.patches import (
     shortlist_kernel_regression,
 )
 from ..core.patches.model import ImagePatchModel
-from ..core.pyramid import build_pyramid_chained, scaled_sizes
+from ..core.pyramid import build_pyramid_chained
 from ..core.registry import register_method
 from ..core.resize import resize
 from .config import PRESETS, PatchDiffusionConfig
@@ -186,24 +186,14 @@ class PatchDiffusion(ImagePatchModel, Sampler):
         h, w = self.real.shape[-2:]
         self.spec = patch_pyramid(h, w, factor=config.scale_factor, num_scales=config.num_scales)
         check_patch_fits(self.spec.sizes[0], config.patch_size, f"coarsest level ({config.num_scales} levels, factor {config.scale_factor})")
-        self._pyramid: list[torch.Tensor] | None = None
         self._denoisers: dict[int, PatchDenoiser] = {}
 
-    @property
-    def pyramid(self) -> list[torch.Tensor]:
-        """The image at every level, coarsest first, each resized from the next finer one (official)."""
-        if self._pyramid is None or self._pyramid[0].device != self.real.device:
-            self._pyramid = build_pyramid_chained(self.real.float(), self.spec, antialias=True)
-            self._denoisers = {}
-        return self._pyramid
+    def build_pyramid(self) -> list[torch.Tensor]:
+        """Each level resized from the next finer one, antialiased (official)."""
+        return build_pyramid_chained(self.real.float(), self.spec, antialias=True)
 
-    @property
-    def sizes(self) -> tuple[tuple[int, int], ...]:
-        return self.spec.sizes
-
-    @property
-    def num_scales(self) -> int:
-        return self.spec.num_scales
+    def pyramid_changed(self) -> None:
+        self._denoisers = {}
 
     def denoiser_kind(self, level: int) -> str:
         """``exact`` or ``ann`` at ``level`` (``auto``: by the level's query x key count)."""
@@ -221,18 +211,6 @@ class PatchDiffusion(ImagePatchModel, Sampler):
         if level not in self._denoisers:
             self._denoisers[level] = PatchDenoiser(pyramid[level], self.config, self.denoiser_kind(level))
         return self._denoisers[level]
-
-    def level_sizes(self, size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
-        if size is None:
-            return list(self.sizes)
-        h, w = int(size[0]), int(size[1])
-        if h < 1 or w < 1:
-            raise ValueError(f"output size must be positive, got {h}x{w}")
-        H, W = self.output_size()
-        sizes = scaled_sizes(self.sizes, w / W, h / H)
-        sizes[-1] = (h, w)
-        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level of a {h}x{w} output")
-        return sizes
 
     # ----------------------------------------------------------------- sampling
     def _blend(self, fine: torch.Tensor, coarser: torch.Tensor) -> torch.Tensor:

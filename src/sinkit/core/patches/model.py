@@ -16,7 +16,9 @@ import torch
 
 from ..device import resolve_device
 from ..model import SingleImageModel
+from ..pyramid import PyramidSpec, build_pyramid, scaled_sizes
 from ..resize import resize
+from .ops import check_patch_fits
 from .pyramid import fit_max_size
 
 __all__ = ["ImagePatchModel"]
@@ -25,12 +27,70 @@ __all__ = ["ImagePatchModel"]
 class ImagePatchModel(SingleImageModel):
     """A model that is its image plus a frozen config (no weights).
 
-    Subclasses keep the config field ``max_size`` (long side of the stored image,
-    px; None keeps the image's size) and implement their capabilities on
-    :attr:`real`, the stored ``(1, 3, H, W)`` image in ``[-1, 1]``.
+    Subclasses keep the config fields ``max_size`` (long side of the stored image,
+    px; None keeps the image's size) and ``patch_size``, set :attr:`spec` (their
+    coarse-to-fine levels) in ``__init__`` and implement their capabilities on
+    :attr:`real`, the stored ``(1, 3, H, W)`` image in ``[-1, 1]``, and :attr:`pyramid`.
     """
 
     training_free = True
+    spec: PyramidSpec
+
+    def __init__(self, config: Any, inputs, info: dict | None = None):
+        super().__init__(config, inputs, info)
+        self._pyramid: list[torch.Tensor] | None = None
+
+    # ----------------------------------------------------------------- levels
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]:
+        """``(height, width)`` of every level, coarsest first."""
+        return self.spec.sizes
+
+    @property
+    def num_scales(self) -> int:
+        return self.spec.num_scales
+
+    def build_pyramid(self) -> list[torch.Tensor]:
+        """The image at every level (default: each level resized from the image, as SinGAN / GPNN)."""
+        return build_pyramid(self.real.float(), self.spec)
+
+    def pyramid_changed(self) -> None:
+        """Called when :attr:`pyramid` is rebuilt (another device): drop caches built on it."""
+
+    @property
+    def pyramid(self) -> list[torch.Tensor]:
+        """The image at every level, coarsest first (built once per device, :meth:`build_pyramid`)."""
+        if self._pyramid is None or self._pyramid[0].device != self.real.device:
+            self._pyramid = self.build_pyramid()
+            self.pyramid_changed()
+        return self._pyramid
+
+    def level_sizes(self, size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+        """Every level's size for an output of ``size = (height, width)`` (default: the image's).
+
+        Each level is scaled by the same width and height factors (retargeting);
+        the finest is exactly ``size``.
+
+        Raises:
+            ValueError: a non-positive size, or a coarsest level smaller than one patch.
+        """
+        if size is None:
+            return list(self.sizes)
+        h, w = int(size[0]), int(size[1])
+        if h < 1 or w < 1:
+            raise ValueError(f"output size must be positive, got {h}x{w}")
+        H, W = self.output_size()
+        sizes = scaled_sizes(self.sizes, w / W, h / H)
+        sizes[-1] = (h, w)
+        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level of a {h}x{w} output")
+        return sizes
+
+    def valid_injection_scales(self) -> range:
+        """Every level: an image injected at the coarsest replaces the initial guess."""
+        return range(0, self.num_scales)
+
+    def image_at_scale(self, scale: int) -> torch.Tensor:
+        return self.pyramid[scale]
 
     @classmethod
     def _fit(cls, inputs: dict[str, torch.Tensor], config: Any, *, out_dir=None, resume: bool = False, device="auto", progress: bool = True, **_ignored):
