@@ -97,9 +97,15 @@ def connect(options: RayOptions, log: Callable[[str], None] = print) -> tuple[bo
     common = {"log_to_driver": True, "configure_logging": False}
     if options.address in ("auto", "local"):
         local = {"num_cpus": options.num_cpus, "num_gpus": options.num_gpus, "include_dashboard": options.dashboard}
+        ctx = None
         if options.address == "auto" and (os.environ.get("RAY_ADDRESS") or _running_cluster()):
-            ctx = ray.init(address="auto", **common)
-        else:
+            try:
+                ctx = ray.init(address="auto", **common)
+            except ConnectionError as err:
+                if os.environ.get("RAY_ADDRESS"):
+                    raise
+                log(f"no running Ray cluster here ({_first_line(err)}); starting a local one")
+        if ctx is None:
             ctx = ray.init(address="local", **local, **common)
     else:
         ctx = ray.init(address=options.address, **common)
@@ -112,10 +118,17 @@ def connect(options: RayOptions, log: Callable[[str], None] = print) -> tuple[bo
 
 
 def _running_cluster() -> bool:
-    """Whether ``ray start`` left a cluster on this machine (Ray's own record of it)."""
+    """Whether a cluster started by ``ray start`` on this machine answers (Ray's record of it names its
+    address; a record left by a dead cluster would make ``ray.init("auto")`` retry for minutes)."""
     import tempfile
 
-    return Path(tempfile.gettempdir(), "ray", "ray_current_cluster").exists()
+    record = Path(tempfile.gettempdir(), "ray", "ray_current_cluster")
+    try:
+        host, _, port = record.read_text().strip().rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _dashboard_url(ray) -> str | None:
