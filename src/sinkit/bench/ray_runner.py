@@ -40,6 +40,9 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
 _MARKER = ".sinkit-driver-{token}"
 
+#: while tasks finish, the driver rewrites the reports at most this often (and always at the end)
+REPORT_EVERY_S = 60.0
+
 
 class BenchFailed(SinkitError, RuntimeError):
     """Some runs failed for another reason than a bad image (listed in the benchmarks' summary.md)."""
@@ -225,7 +228,7 @@ def run_bench_ray(
         }
         bar = tqdm(total=len(all_tasks), initial=counts["skipped"], desc="bench", unit="run", disable=not progress, dynamic_ncols=True)
         say = bar.write if progress else log
-        t0 = time.perf_counter()
+        t0 = last_report = time.perf_counter()
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -256,6 +259,10 @@ def run_bench_ray(
                     )
             bar.update(1)
             bar.set_postfix(done=counts["done"], failed=counts["failed"], left=len(pending), refresh=False)
+            if time.perf_counter() - last_report > REPORT_EVERY_S:  # a long benchmark's summary stays current
+                for bench in benches:
+                    bench.write_reports()
+                last_report = time.perf_counter()
         bar.close()
         if todo:
             log(f"{len(todo)} Ray tasks in {time.perf_counter() - t0:.1f} s")
