@@ -152,10 +152,14 @@ class Bench:
     """per requested metric: None, or why it cannot run (for the summary)"""
 
     def tasks(self) -> list[BenchTask]:
-        """Every run of this benchmark, image-major (an image's seeds one after the other)."""
+        """Every run of this benchmark, image-major (an image's seeds one after the other).
+
+        Paths are absolute: a Ray worker's working directory is its node's, not the driver's.
+        """
+        out, images = str(self.out.resolve()), [p.resolve() for p in self.images]
         if not self.settings.seeds:
-            return [BenchTask(str(self.out), str(p), p.stem) for p in self.images]
-        return [BenchTask(str(self.out), str(p), f"{p.stem}-seed{s}", s) for p in self.images for s in self.settings.seeds]
+            return [BenchTask(out, str(p), p.stem) for p in images]
+        return [BenchTask(out, str(p), f"{p.stem}-seed{s}", s) for p in images for s in self.settings.seeds]
 
     def write_reports(self) -> dict[str, Path]:
         return write_reports(self.out, status=self.status)
