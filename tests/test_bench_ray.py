@@ -155,3 +155,5 @@ def test_ray_cli_options(dataset, tmp_path):
         assert option in result.output
     result = CliRunner().invoke(cli, ["bench", str(dataset), "--out", str(tmp_path / "x"), "--seeds", "0,a"])
     assert result.exit_code != 0 and "comma-separated integers" in result.output
+    result = CliRunner().invoke(cli, ["bench", str(dataset), "--out", str(tmp_path / "y"), "--ray", "auto", "--device", "cuda", "--offline"])
+    assert result.exit_code != 0 and "needs --gpus-per-task" in result.output

@@ -190,9 +190,12 @@ def run_bench_ray(
 
     Raises:
         SinkitError: Ray is not installed.
+        ValueError: ``device`` is CUDA but the tasks declare no GPU.
         BenchFailed: a run failed for another reason than a bad image (after the others finished).
     """
     options = options or RayOptions()
+    if str(device).startswith("cuda") and options.gpus_per_task <= 0:
+        raise ValueError("--device cuda with --ray needs --gpus-per-task (Ray hides the GPUs from tasks that declare none)")
     ray = _import_ray()
     from tqdm.auto import tqdm
 
