@@ -53,6 +53,8 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
     assert "| **diversity** (this run) | higher |" in summary
     assert "reported: SinGAN paper Tab. 1" in summary and "*0.35*" in summary
     assert "## Not computed here" in summary and "pt_inception-2015-12-05-6726825d.pth" in summary
+    assert "## Failed (1; rerun the same command to retry them)" in summary
+    assert "- `zz_broken` (zz_broken.png) on " in summary and ": ImageReadError: not an image file" in summary
     assert (out / "sheets" / "2.png").exists() and (out / "sheets" / "10.png").exists()
     assert (out / "metric_vs_time.png").exists()
     assert (out / "models" / "10" / "model.safetensors").exists()
@@ -120,3 +122,21 @@ def test_eval_scores_a_model_and_a_folder(dataset, tmp_path, monkeypatch):
     assert "patch_swd" in result.output and "psnr" in result.output
     result = runner.invoke(cli, ["eval", str(dataset / "2.png"), str(tmp_path / "fake"), "--metrics", "fid"])
     assert result.exit_code != 0 and "unknown metric" in result.output
+
+
+def test_bench_several_methods_write_one_folder_each_and_a_comparison(dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("SINKIT_OFFLINE", "1")
+    out = tmp_path / "multi"
+    result = CliRunner().invoke(
+        cli,
+        ["bench", str(dataset), "--out", str(out), "--method", "singan,sinir", "--samples", "2", "--start-scales", "N",
+         "--limit", "1", "--quiet", "--device", "cpu", "--set", "max_size=40", "--set", "min_size=20", "--set", "iters=2"],
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("singan-fast", "sinir-fast"):
+        assert (out / name / "per_image" / "2.json").exists() and (out / name / "summary.md").exists()
+    table = (out / "comparison.md").read_text()
+    assert "| singan | fast | `singan-fast/` | 1 | 0 |" in table and "| sinir | fast | `sinir-fast/` | 1 | 0 |" in table
+    assert "patch_swd@N (lower)" in table
+    result = CliRunner().invoke(cli, ["bench", str(dataset), "--out", str(out), "--report-only"])
+    assert result.exit_code == 0 and "comparison.md" in result.output, result.output

@@ -3,31 +3,41 @@
 Layout of the output folder::
 
     bench.json              settings (a second run must use the same ones)
-    models/<image>/         checkpoint of each image (resumable)
-    per_image/<image>.json  finished images: metrics, times, memory (presence = done)
-    sheets/<image>.png      contact sheet: image, reconstruction, samples per start scale
-    results.csv             one row per finished image
-    summary.md              mean and std per metric, next to the papers' reported numbers
+    models/<run>/           checkpoint of each run (resumable)
+    per_image/<run>.json    finished runs: metrics, times, memory (presence = done)
+    failed/<run>.json       runs that failed, with their error line (removed when a rerun succeeds)
+    sheets/<run>.png        contact sheet: image, reconstruction, samples per start scale
+    results.csv             one row per finished run
+    summary.md              mean and std per metric, next to the papers' reported numbers; failures
     metric_vs_time.png      metrics against training time
 
-An interrupted run restarts where it stopped: finished images are skipped and
-the image in progress resumes from its last saved scale.  Several processes may
-work on one folder at once (one per GPU, say): each claims an image with a
-lock file (``per_image/<image>.lock``) before training it.
+A run is one image with the preset's training seed (``<run>`` = the image's
+stem), or one image with one of ``settings.seeds`` (``<run>`` = ``<stem>-seed<k>``).
+
+The unit of work is :func:`run_task` (train one run, sample, score, write its
+record); :func:`run_bench` calls it image after image in this process, and
+:func:`sinkit.bench.ray_runner.run_bench_ray` calls the same function as one Ray
+task per run, so both give the same records and, through
+:func:`~sinkit.bench.reports.write_reports`, the same reports.
+
+An interrupted run restarts where it stopped: finished runs are skipped and
+the run in progress resumes from its last saved checkpoint.  Several processes
+may work on one folder at once (one per GPU, say, or Ray tasks next to a local
+process): each claims a run with a lock file (``per_image/<run>.lock``) before
+training it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 import re
 import socket
-import statistics
+import threading
 import time
-from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,26 +50,33 @@ from ..core.io import ImageReadError, load_image, save_grid
 from ..core.pyramid_model import PyramidModel
 from ..core.registry import get_method
 from ..core.scales import parse_scale, scale_label
-from ..metrics.evaluate import FIDELITY_METRICS, SAMPLE_METRICS, _DeepModels, deep_metric_status, evaluate_fidelity, evaluate_samples
+from ..metrics.evaluate import SAMPLE_METRICS, _DeepModels, deep_metric_status, evaluate_fidelity, evaluate_samples
 from .memory import PeakMemory
+from .reports import REPORTED, write_reports
 
-__all__ = ["BenchSettings", "REPORTED", "run_bench", "write_reports", "list_images"]
+__all__ = [
+    "BenchSettings",
+    "BenchTask",
+    "Bench",
+    "REPORTED",
+    "DATA_ERRORS",
+    "prepare_bench",
+    "run_task",
+    "record_failure",
+    "run_bench",
+    "write_reports",
+    "list_images",
+]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
-#: Numbers the papers report, shown in labelled rows of summary.md: (source, metric, start scale, value).
-#: Their protocol differs from a quick benchmark (paper preset: 250 px, 2000 iterations per scale,
-#: 50 images; SinGAN's diversity over 100 samples); compare trends, not digits.
-REPORTED: list[tuple[str, str, str, float]] = [
-    ("SinGAN paper Tab. 2, Places50 (official script: 64-d layer)", "sifid64", "N", 0.09),
-    ("SinGAN paper Tab. 2, Places50 (official script: 64-d layer)", "sifid64", "N-1", 0.05),
-    ("SinGAN paper Tab. 1, Places50, 100 samples", "diversity", "N", 0.5),
-    ("SinGAN paper Tab. 1, Places50, 100 samples", "diversity", "N-1", 0.35),
-    ("PetsGAN paper Tab. 1, SinGAN row, Places50 (SIFID layer not stated)", "sifid64", "N", 0.09),
-    ("PetsGAN paper Tab. 1, SinGAN row, Places50", "lpips_div", "N", 0.25),
-    ("PetsGAN paper Tab. 1, PetsGAN row, Places50 (SIFID layer not stated)", "sifid64", "N", 0.08),
-    ("PetsGAN paper Tab. 1, PetsGAN row, Places50", "lpips_div", "N", 0.31),
-]
+#: Errors that mean "this image cannot be benchmarked" (unreadable, too small for the preset...):
+#: recorded as a failure, and the benchmark goes on.  Anything else is a bug or a broken machine.
+DATA_ERRORS = (ValueError, ImageReadError)
+
+#: A lock file not refreshed for this long belongs to a dead process, even on another host
+#: (the holder touches it every STALE_LOCK_S / 4 seconds while it works).
+STALE_LOCK_S = 120.0
 
 
 @dataclass
@@ -75,10 +92,77 @@ class BenchSettings:
     start_scales: list[str] = field(default_factory=lambda: ["N", "N-1"])
     """start scales in paper notation (``N`` = coarsest = index 0)"""
     seed: int = 0
-    """seed of the samples (training seeds come from the config)"""
+    """seed of the samples (training seeds come from the config, or from ``seeds``)"""
     metrics: list[str] = field(default_factory=lambda: list(SAMPLE_METRICS))
     inception: str = "fid"
     """``fid`` (TF FID weights) or ``torchvision`` (the official SinGAN SIFID script's weights)"""
+    seeds: list[int] | None = None
+    """training seeds (the config's ``seed`` field): one run per image and seed; None: one run per
+    image with the preset's seed"""
+
+
+@dataclass(frozen=True)
+class BenchTask:
+    """One unit of benchmark work: one image, one training seed, in one benchmark folder.
+
+    Attributes:
+        out: the benchmark folder (holds ``bench.json``).
+        image: the image file.
+        run: the run's name: the image stem, or ``<stem>-seed<k>``; names its
+            checkpoint folder, record, sheet and lock.
+        seed: the training seed, or None for the preset's.
+    """
+
+    out: str
+    image: str
+    run: str
+    seed: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``<folder>/<run>``: how progress lines name the task."""
+        return f"{Path(self.out).name}/{self.run}"
+
+    @property
+    def record(self) -> Path:
+        return Path(self.out) / "per_image" / f"{self.run}.json"
+
+    @property
+    def lock(self) -> Path:
+        return Path(self.out) / "per_image" / f"{self.run}.lock"
+
+    @property
+    def failure(self) -> Path:
+        return Path(self.out) / "failed" / f"{self.run}.json"
+
+
+@dataclass
+class Bench:
+    """A benchmark folder ready to run: checked settings, the images, what can be computed here.
+
+    Made by :func:`prepare_bench`; both runners take it.
+    """
+
+    out: Path
+    settings: BenchSettings
+    images: list[Path]
+    metrics: list[str]
+    """the metrics of ``settings.metrics`` whose weights are available to the driver"""
+    status: dict[str, str | None]
+    """per requested metric: None, or why it cannot run (for the summary)"""
+
+    def tasks(self) -> list[BenchTask]:
+        """Every run of this benchmark, image-major (an image's seeds one after the other).
+
+        Paths are absolute: a Ray worker's working directory is its node's, not the driver's.
+        """
+        out, images = str(self.out.resolve()), [p.resolve() for p in self.images]
+        if not self.settings.seeds:
+            return [BenchTask(out, str(p), p.stem) for p in images]
+        return [BenchTask(out, str(p), f"{p.stem}-seed{s}", s) for p in images for s in self.settings.seeds]
+
+    def write_reports(self) -> dict[str, Path]:
+        return write_reports(self.out, status=self.status)
 
 
 def list_images(dataset: str | os.PathLike, limit: int | None = None) -> list[Path]:
@@ -106,65 +190,72 @@ def _scale_label(text: str) -> str:
 
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # unique: several bench processes may share a folder
+    # unique per process and thread: several bench processes (or Ray tasks) may share a folder
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False))
     tmp.replace(path)
 
 
-def run_bench(
+def task_config(settings: BenchSettings, seed: int | None = None):
+    """The config one run trains with: the preset, the overrides, and the run's training seed.
+
+    Raises:
+        ValueError: unknown method, preset or config field; a seed for a config without a ``seed`` field.
+    """
+    cls = get_method(settings.method)
+    config = replace_config(resolve_config(cls, settings.preset), **settings.overrides)
+    if seed is not None:
+        if not hasattr(config, "seed"):
+            raise ValueError(f"{settings.method} configs have no seed field: drop --seeds")
+        config = replace(config, seed=seed)
+    return config
+
+
+def prepare_bench(
     dataset: str | os.PathLike,
     out_dir: str | os.PathLike,
     settings: BenchSettings | None = None,
     *,
     limit: int | None = None,
-    device: str | torch.device = "auto",
     download: bool = True,
-    progress: bool = True,
     log: Callable[[str], None] = print,
-) -> Path:
-    """Benchmark ``settings.method`` on every image of ``dataset``; returns ``out_dir``.
-
-    For each image: train with ``get_method(method).train(image, preset + overrides,
-    out_dir=models/<image>, resume=True)`` (timing the wall clock and the peak
-    memory), draw ``samples`` samples from each start scale with a fixed seed,
-    score them with every available metric (:func:`~sinkit.metrics.evaluate_samples`),
-    score the reconstruction against the training image
-    (:func:`~sinkit.metrics.evaluate_fidelity`), write a contact sheet and the
-    per-image record.  Then :func:`write_reports`.
-
-    Args:
-        dataset: folder of images.
-        out_dir: output folder (layout in the module docstring).
-        settings: method, preset, samples, start scales, seed, metrics.
-        limit: only the first ``limit`` images (natural order).
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        download: allow downloading missing metric weights once.
-        progress: show training progress bars.
-        log: receives one line per event.
+) -> Bench:
+    """Check ``settings``, list the images, write or check ``bench.json``, find which metrics can run.
 
     Raises:
         FileNotFoundError / ValueError: bad dataset, unknown method / preset /
             metric / start scale, or ``out_dir`` holding a run with other settings.
+        CapabilityError: the method cannot draw samples.
     """
     settings = settings or BenchSettings()
-    settings = replace(settings, start_scales=[_scale_label(s) for s in settings.start_scales])
+    settings = replace(
+        settings,
+        start_scales=[_scale_label(s) for s in settings.start_scales],
+        seeds=[int(s) for s in settings.seeds] if settings.seeds else None,
+    )
     cls = get_method(settings.method)
     if not issubclass(cls, Sampler):
         raise CapabilityError(f"{settings.method} models cannot draw random samples, which the benchmark scores. {cls.usage}".strip())
     if not issubclass(cls, PyramidModel) and settings.start_scales != ["N"]:
         raise ValueError(f"{settings.method} models have no pyramid start scales: use --start-scales N")
-    config = replace_config(resolve_config(cls, settings.preset), **settings.overrides)
+    config = task_config(settings)
+    if settings.seeds:
+        task_config(settings, settings.seeds[0])  # the config must have a seed field
+        if len(set(settings.seeds)) != len(settings.seeds):
+            raise ValueError(f"repeated training seeds in {settings.seeds}")
     unknown = set(settings.metrics) - set(SAMPLE_METRICS)
     if unknown:
         raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {', '.join(SAMPLE_METRICS)}")
     if settings.samples < 2:
         raise ValueError(f"need at least 2 samples per start scale for the diversity measures, got {settings.samples}")
     images = list_images(dataset, limit)
-    device = resolve_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    record = {"settings": asdict(settings), "config": config_to_dict(config), "started_at": _now()}
+    saved_settings = asdict(settings)
+    if saved_settings["seeds"] is None:
+        del saved_settings["seeds"]  # folders written before seeds existed stay resumable
+    record = {"settings": saved_settings, "config": config_to_dict(config), "started_at": _now()}
     bench_file = out / "bench.json"
     if bench_file.exists():
         saved = json.loads(bench_file.read_text())
@@ -180,56 +271,173 @@ def run_bench(
     for m in settings.metrics:
         if status.get(m) is not None:
             log(f"not computed: {m} -- {status[m].splitlines()[0]}")
-    deep = _DeepModels(settings.inception)
+    return Bench(out, settings, images, metrics, {m: status.get(m) for m in settings.metrics})
 
-    for n, path in enumerate(images, 1):
-        done = out / "per_image" / f"{path.stem}.json"
-        if done.exists():
-            log(f"[{n}/{len(images)}] {path.name}: finished earlier, skipped")
-            continue
-        owner = _claim(done.with_suffix(".lock"))
-        if owner is not None:
-            log(f"[{n}/{len(images)}] {path.name}: being benchmarked by process {owner}, skipped")
-            continue
-        if done.exists():  # another process finished it between the check and the claim
-            done.with_suffix(".lock").unlink(missing_ok=True)
-            log(f"[{n}/{len(images)}] {path.name}: finished earlier, skipped")
+
+def run_task(
+    task: BenchTask,
+    settings: BenchSettings,
+    metrics: list[str],
+    *,
+    device: str | torch.device = "auto",
+    progress: bool = False,
+    token: str | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Benchmark one run: train (resuming its checkpoint), sample, score, write its sheet and record.
+
+    The same function runs in the single-process bench and inside every Ray task.
+
+    Args:
+        task: which image, seed and folder.
+        settings: the benchmark's settings (``bench.json``).
+        metrics: the sample metrics to compute (those available to the driver).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps`` (resolved here, where the work runs).
+        progress: training progress bars.
+        token: the claiming driver's token: a lock left by an earlier attempt of this
+            driver (a Ray task retried after its worker died) is taken over.
+
+    Returns:
+        ``{"status": "done", "record": {...}}``; ``{"status": "finished earlier", "record": {...}}``
+        when the record already existed; ``{"status": "busy", "owner": "host:pid"}`` when another
+        live process holds the run's lock.
+
+    Raises:
+        ValueError / ImageReadError (:data:`DATA_ERRORS`): the image cannot be benchmarked.
+        Anything else the training raises.
+    """
+    if task.record.exists():
+        return {"status": "finished earlier", "record": json.loads(task.record.read_text())}
+    owner = _claim(task.lock, token=token)
+    if owner is not None:
+        return {"status": "busy", "owner": owner}
+    try:
+        if task.record.exists():  # another process finished it between the check and the claim
+            return {"status": "finished earlier", "record": json.loads(task.record.read_text())}
+        if on_start is not None:
+            on_start()
+        with _Heartbeat(task.lock, STALE_LOCK_S / 4):
+            row = _bench_one(task, settings, metrics, resolve_device(device), progress)
+        _write_json(task.record, row)
+        task.failure.unlink(missing_ok=True)
+    finally:
+        task.lock.unlink(missing_ok=True)
+    return {"status": "done", "record": row}
+
+
+def record_failure(task: BenchTask, error: BaseException | str, host: str | None = None) -> dict:
+    """Write ``failed/<run>.json`` (run, image, the error's first line, host, time) for the summary."""
+    if isinstance(error, BaseException):
+        text = f"{type(error).__name__}: {error}"
+    else:
+        text = str(error)
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    info = {"run": task.run, "file": task.image, "error": lines[0] if lines else "unknown error", "host": host, "at": _now()}
+    _write_json(task.failure, info)
+    return info
+
+
+def run_bench(
+    dataset: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    settings: BenchSettings | None = None,
+    *,
+    limit: int | None = None,
+    device: str | torch.device = "auto",
+    download: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Benchmark ``settings.method`` on every image of ``dataset`` in this process; returns ``out_dir``.
+
+    For each run (image, and training seed when ``settings.seeds`` is given), :func:`run_task`:
+    train with ``get_method(method).fit(image, preset + overrides, out_dir=models/<run>,
+    resume=True)`` (timing the wall clock and the peak memory), draw ``samples`` samples
+    from each start scale with a fixed seed, score them with every available metric
+    (:func:`~sinkit.metrics.evaluate_samples`), score the reconstruction against the
+    training image (:func:`~sinkit.metrics.evaluate_fidelity`), write a contact sheet
+    and the per-image record.  Then :func:`~sinkit.bench.reports.write_reports`.
+    An image that cannot be benchmarked (:data:`DATA_ERRORS`) is logged, recorded in
+    ``failed/`` and the run goes on; any other error is recorded and raised.
+
+    Args:
+        dataset: folder of images.
+        out_dir: output folder (layout in the module docstring).
+        settings: method, preset, samples, start scales, seeds, metrics.
+        limit: only the first ``limit`` images (natural order).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        download: allow downloading missing metric weights once.
+        progress: show training progress bars.
+        log: receives one line per event.
+
+    Raises:
+        FileNotFoundError / ValueError: bad dataset, unknown method / preset /
+            metric / start scale, or ``out_dir`` holding a run with other settings.
+    """
+    bench = prepare_bench(dataset, out_dir, settings, limit=limit, download=download, log=log)
+    settings = bench.settings
+    tasks = bench.tasks()
+    host = socket.gethostname()
+    for n, task in enumerate(tasks, 1):
+        name = Path(task.image).name + (f" seed {task.seed}" if task.seed is not None else "")
+        head = f"[{n}/{len(tasks)}] {name}"
+        if task.record.exists():
+            log(f"{head}: finished earlier, skipped")
             continue
         try:
-            log(f"[{n}/{len(images)}] {path.name}: training {settings.method} ({settings.preset})")
-            try:
-                row = _bench_one(path, cls, config, settings, metrics, deep, out, device, progress)
-            except (ValueError, ImageReadError) as err:  # one unusable image must not stop a long run
-                log(f"[{n}/{len(images)}] {path.name}: FAILED, left out of the results: {err}")
-                continue
-            _write_json(done, row)
-        finally:
-            done.with_suffix(".lock").unlink(missing_ok=True)
-        log(
-            f"[{n}/{len(images)}] {path.name}: {row['num_scales']} scales, trained in {row['train_s']:.0f} s, "
-            f"peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
-        )
-    write_reports(out, status={m: status.get(m) for m in settings.metrics})
-    return out
+            result = run_task(
+                task, settings, bench.metrics, device=device, progress=progress,
+                on_start=lambda: log(f"{head}: training {settings.method} ({settings.preset})"),
+            )
+        except DATA_ERRORS as err:  # one unusable image must not stop a long run
+            record_failure(task, err, host)
+            log(f"{head}: FAILED, left out of the results: {err}")
+            continue
+        except Exception as err:
+            record_failure(task, err, host)
+            raise
+        if result["status"] == "busy":
+            log(f"{head}: being benchmarked by process {result['owner']}, skipped")
+        elif result["status"] == "finished earlier":
+            log(f"{head}: finished earlier, skipped")
+        else:
+            log(f"{head}: {_done_line(result['record'])}")
+    bench.write_reports()
+    return bench.out
 
 
-def _claim(lock: Path) -> str | None:
+def _done_line(row: dict) -> str:
+    return (
+        f"{row['num_scales']} scales, trained in {row['train_s']:.0f} s, "
+        f"peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
+    )
+
+
+def _claim(lock: Path, *, token: str | None = None) -> str | None:
     """Take ``lock`` for this process; return the owner ("host:pid") when another live process holds it.
 
-    Lets several ``sinkit bench`` processes (one per GPU, or per core) share one
-    output folder: each image is trained by exactly one of them.  A lock left by
-    a dead process on this host is taken over.
+    Lets several ``sinkit bench`` processes (one per GPU, or per core, or Ray tasks)
+    share one output folder: each run is trained by exactly one of them.  A lock is
+    taken over when it is stale: its process on this host is gone, it carries this
+    driver's ``token`` (an earlier attempt of a retried task), or it was not
+    refreshed for :data:`STALE_LOCK_S` (its holder, maybe on another host, died).
     """
     lock.parent.mkdir(parents=True, exist_ok=True)
-    me = f"{socket.gethostname()}:{os.getpid()}"
+    me = f"{socket.gethostname()}:{os.getpid()}" + (f" {token}" if token else "")
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            owner = lock.read_text().strip() if lock.exists() else ""
+            try:
+                text = lock.read_text().strip()
+                age = time.time() - lock.stat().st_mtime
+            except FileNotFoundError:  # released meanwhile
+                continue
+            owner, _, their_token = text.partition(" ")
             host, _, pid = owner.rpartition(":")
-            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
-                lock.unlink(missing_ok=True)  # stale: its process is gone
+            dead_here = host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+            if dead_here or (token and their_token == token) or age > STALE_LOCK_S:
+                lock.unlink(missing_ok=True)
                 continue
             return owner or "unknown"
         with os.fdopen(fd, "w") as f:
@@ -248,9 +456,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress) -> dict:
+class _Heartbeat:
+    """Touch ``path`` every ``every`` seconds while the block runs, so other hosts see a live lock."""
+
+    def __init__(self, path: Path, every: float):
+        self.path, self.every = path, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@lru_cache(maxsize=None)
+def _deep_models(inception: str) -> _DeepModels:
+    """One set of Inception / LPIPS networks per process (a Ray worker runs many tasks)."""
+    return _DeepModels(inception)
+
+
+def _bench_one(task: BenchTask, settings: BenchSettings, metrics: list[str], device: torch.device, progress: bool) -> dict:
+    cls = get_method(settings.method)
+    config = task_config(settings, task.seed)
+    path = Path(task.image)
+    out = Path(task.out)
     image = load_image(path)
-    model_dir = out / "models" / path.stem
+    model_dir = out / "models" / task.run
     start = time.perf_counter()
     with PeakMemory(device) as mem:
         model = cls.fit(image, config, out_dir=model_dir, resume=True, device=device, progress=progress)
@@ -259,8 +501,10 @@ def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress
     # model's own record covers all of it.
     train_s = model.train_seconds if model.complete and model.train_seconds > 0 else wall
     real = model.training_image()
-    row: dict[str, Any] = {
-        "image": path.stem,
+    row: dict[str, Any] = {"image": path.stem}
+    if task.seed is not None:
+        row.update(run=task.run, seed=task.seed)
+    row.update({
         "file": str(path),
         "height": int(real.shape[-2]),
         "width": int(real.shape[-1]),
@@ -270,7 +514,7 @@ def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress
         "peak_rss_mb": None if mem.peak_rss_mb is None else round(mem.peak_rss_mb, 1),
         "rss_before_mb": None if mem.rss_before_mb is None else round(mem.rss_before_mb, 1),
         "cuda_peak_mb": None if mem.cuda_peak_mb is None else round(mem.cuda_peak_mb, 1),
-    }
+    })
     tiles, labels = [real.cpu()], ["real"]
     with torch.no_grad():
         rec = model.reconstruction()
@@ -282,6 +526,7 @@ def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress
     ncol = max(2, min(settings.samples, 6))
     tiles += [torch.ones_like(real).cpu()] * (ncol - len(tiles))
     labels += [""] * (ncol - len(labels))
+    deep = _deep_models(settings.inception)
     for label in settings.start_scales:
         options = {"start_scale": parse_scale(label, model.num_scales)} if isinstance(model, PyramidModel) else {}
         t0 = time.perf_counter()
@@ -294,162 +539,12 @@ def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress
         shown = samples[:ncol].cpu()
         tiles += [shown[i : i + 1] for i in range(shown.shape[0])]
         labels += [f"{label} #{i}" for i in range(shown.shape[0])]
-    save_grid(tiles, out / "sheets" / f"{path.stem}.png", ncol=ncol, labels=labels)
+    save_grid(tiles, out / "sheets" / f"{task.run}.png", ncol=ncol, labels=labels)
     row["wall_s"] = round(time.perf_counter() - start, 2)
+    row["host"] = socket.gethostname()
     row["finished_at"] = _now()
     return row
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-# ----------------------------------------------------------------------------- reports
-def _rows(out: Path) -> list[dict]:
-    files = sorted((out / "per_image").glob("*.json"), key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.stem)])
-    return [json.loads(p.read_text()) for p in files]
-
-
-def _columns(rows: list[dict], labels: list[str]) -> list[str]:
-    fixed = ["image", "file", "height", "width", "num_scales", "train_s", "train_wall_s", "wall_s", "peak_rss_mb", "rss_before_mb", "cuda_peak_mb", "finished_at"]
-    metric_cols = [f"{m}@{s}" for m in SAMPLE_METRICS for s in labels] + [f"rec_{m}" for m in FIDELITY_METRICS]
-    timing = [f"{k}@{s}" for k in ("sample_s", "eval_s") for s in labels]
-    present = set().union(*(r.keys() for r in rows)) if rows else set()
-    ordered = [c for c in fixed + metric_cols + timing if c in present]
-    return ordered + sorted(present - set(ordered))
-
-
-def _mean_std(values: list[float]) -> tuple[float, float] | None:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
-def _fmt(ms: tuple[float, float] | None, digits: int = 3) -> str:
-    return "n/a" if ms is None else f"{ms[0]:.{digits}f} ± {ms[1]:.{digits}f}"
-
-
-def write_reports(out_dir: str | os.PathLike, *, status: dict[str, str | None] | None = None) -> dict[str, Path]:
-    """(Re)write ``results.csv``, ``summary.md`` and ``metric_vs_time.png`` from the per-image records.
-
-    Args:
-        out_dir: a benchmark folder written by :func:`run_bench`.
-        status: :func:`~sinkit.metrics.evaluate.deep_metric_status` output, to say
-            in the summary which metrics could not run and why.
-
-    Returns:
-        ``{"csv": ..., "summary": ..., "plot": ...}`` (the plot only when matplotlib is installed).
-    """
-    out = Path(out_dir)
-    bench = json.loads((out / "bench.json").read_text())
-    settings = bench["settings"]
-    labels = settings["start_scales"]
-    rows = _rows(out)
-    paths: dict[str, Path] = {}
-
-    columns = _columns(rows, labels)
-    with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
-    paths["csv"] = out / "results.csv"
-
-    lines = [
-        f"# Benchmark: {settings['method']} ({settings['preset']} preset) on {Path(rows[0]['file']).parent.name if rows else '?'}",
-        "",
-        f"{len(rows)} images; {settings['samples']} samples per image and start scale (seed {settings['seed']}); "
-        f"start scales {', '.join(labels)} (N = coarsest).",
-    ]
-    if rows:
-        train = _mean_std([r["train_s"] for r in rows])
-        lines.append(
-            f"Training time per image {train[0] / 60:.1f} ± {train[1] / 60:.1f} min, "
-            f"{sum(r['train_s'] for r in rows) / 3600:.2f} h summed over images; "
-            f"sampling + metrics {sum(r.get(f'eval_s@{s}', 0) + r.get(f'sample_s@{s}', 0) for r in rows for s in labels) / 60:.1f} min in all."
-        )
-        finished = [r.get("finished_at") or datetime.fromtimestamp((out / "per_image" / f"{r['image']}.json").stat().st_mtime, timezone.utc).isoformat(timespec="seconds") for r in rows]
-        if bench.get("started_at"):
-            elapsed = datetime.fromisoformat(max(finished)) - datetime.fromisoformat(bench["started_at"])
-            lines.append(
-                f"Elapsed from the first start ({bench['started_at']}) to the last finished image ({max(finished)}): "
-                f"{elapsed.total_seconds() / 60:.0f} min (includes interruptions and parallel processes)."
-            )
-        overrides = settings.get("overrides") or {}
-        if overrides:
-            lines.append(f"Config overrides on top of the preset: `{json.dumps(overrides)}`.")
-    lines += ["", "## Samples (mean ± std over images)", ""]
-    lines.append("| metric | better | " + " | ".join(f"start {s}" for s in labels) + " |")
-    lines.append("|---|---|" + "---|" * len(labels))
-    for metric, (desc, better) in SAMPLE_METRICS.items():
-        cells = [_fmt(_mean_std([r.get(f"{metric}@{s}") for r in rows])) for s in labels]
-        reported = [x for x in REPORTED if x[1] == metric]
-        if all(c == "n/a" for c in cells) and not reported:
-            continue
-        lines.append(f"| **{metric}** (this run) | {better} | " + " | ".join(cells) + " |")
-        for source in dict.fromkeys(x[0] for x in reported):
-            vals = {x[2]: x[3] for x in reported if x[0] == source}
-            lines.append(f"| {metric}, *reported: {source}* | {better} | " + " | ".join(f"*{vals[s]}*" if s in vals else "" for s in labels) + " |")
-    lines += ["", "Reported rows use the papers' protocol (250 px, 2000 iterations per scale, 50 images); "
-              "a fast-preset run is not expected to match them digit for digit.", ""]
-    lines += ["## Reconstruction fidelity and cost (mean ± std over images)", "", "| quantity | value |", "|---|---|"]
-    for metric, (desc, _) in FIDELITY_METRICS.items():
-        lines.append(f"| rec_{metric}: {desc} | {_fmt(_mean_std([r.get(f'rec_{metric}') for r in rows]))} |")
-    lines.append(f"| training time, s | {_fmt(_mean_std([r.get('train_s') for r in rows]), 1)} |")
-    lines.append(f"| peak process RSS during training, MiB | {_fmt(_mean_std([r.get('peak_rss_mb') for r in rows]), 0)} |")
-    if any(r.get("cuda_peak_mb") for r in rows):
-        lines.append(f"| peak CUDA memory, MiB | {_fmt(_mean_std([r.get('cuda_peak_mb') for r in rows]), 0)} |")
-    lines += ["", "## Metrics", ""]
-    for metric, (desc, _) in SAMPLE_METRICS.items():
-        lines.append(f"- `{metric}`: {desc}.")
-    missing = {m: why for m, why in (status or {}).items() if why}
-    if missing:
-        lines += ["", "## Not computed here", ""]
-        for m, why in missing.items():
-            lines.append(f"- `{m}`: {why.splitlines()[0]} {' '.join(s.strip() for s in why.splitlines()[1:])}")
-    if rows:
-        lines += ["", "## Per image", ""]
-        first = labels[0]
-        lines.append(f"| image | size | scales | train, min | peak RSS, MiB | patch_swd@{first} | diversity@{first} | rec_psnr |")
-        lines.append("|---|---|---|---|---|---|---|---|")
-        for r in rows:
-            lines.append(
-                f"| {r['image']} | {r['height']}x{r['width']} | {r['num_scales']} | {r['train_s'] / 60:.1f} | "
-                f"{r.get('peak_rss_mb') or 'n/a'} | {r.get(f'patch_swd@{first}', 'n/a')} | {r.get(f'diversity@{first}', 'n/a')} | {r.get('rec_psnr', 'n/a')} |"
-            )
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-    paths["summary"] = out / "summary.md"
-
-    plot = _plot(out, rows, labels)
-    if plot is not None:
-        paths["plot"] = plot
-    return paths
-
-
-def _plot(out: Path, rows: list[dict], labels: list[str]) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    shown = [m for m in SAMPLE_METRICS if any(f"{m}@{s}" in r for r in rows for s in labels)]
-    if not rows or not shown:
-        return None
-    fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.2), squeeze=False)
-    for ax, metric in zip(axes[0], shown):
-        for s in labels:
-            pts = [(r["train_s"] / 60, r[f"{metric}@{s}"]) for r in rows if f"{metric}@{s}" in r]
-            if pts:
-                ax.scatter(*zip(*pts), label=f"start {s}", s=18)
-        ax.set_xlabel("training time, min")
-        ax.set_title(f"{metric} ({SAMPLE_METRICS[metric][1]} is better)", fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "metric_vs_time.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -128,70 +128,110 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
 
 @click.command("bench")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder: models, sheets, results.csv, summary.md, plot.")
-@click.option("--method", default="singan", show_default=True, help="Any registered method (sinkit.available_methods()).")
-@click.option("--preset", default="fast", show_default=True, help="The method's hyperparameter preset.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder: models, sheets, results.csv, summary.md, plot (one sub-folder per method-preset when several).")
+@click.option("--method", default="singan", show_default=True, help="Any registered method (sinkit.available_methods()); several comma-separated (singan,sinir), each optionally METHOD:PRESET.")
+@click.option("--preset", default="fast", show_default=True, help="The methods' hyperparameter preset (unless given as METHOD:PRESET).")
 @click.option("--samples", default=10, show_default=True, help="Samples per image and start scale (SinGAN's paper: 100).")
 @click.option("--start-scales", default="N,N-1", show_default=True, help="Comma-separated start scales: N (coarsest), N-1, ... or indices 0, 1, ...")
 @click.option("--limit", type=int, help="Only the first LIMIT images (natural file order).  [default: all]")
-@click.option("--seed", default=0, show_default=True, help="Sampling seed (training seeds come from the preset).")
+@click.option("--seed", default=0, show_default=True, help="Sampling seed.")
+@click.option("--seeds", "seed_text", help="Comma-separated training seeds (the config's seed): one run per image and seed, e.g. 0,1,2.  [default: the preset's seed, one run per image]")
 @click.option("--metrics", "metric_text", default="all", show_default=True, help=METRICS_HELP)
-@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Override a config field of the preset, e.g. --set iters=100 (repeatable).")
+@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Override a config field of the preset, e.g. --set iters=100 (repeatable; applies to every method).")
 @click.option("--inception", default="fid", show_default=True, type=click.Choice(["fid", "torchvision"]), help="SIFID weights (see sinkit eval --help).")
 @click.option("--offline", is_flag=True, help="Never try to download metric weights.")
-@click.option("--quiet", is_flag=True, help="No training progress bars (one line per image still).")
-@click.option("--report-only", is_flag=True, help="Only rewrite results.csv, summary.md and the plot from the finished images in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars (one line per image still).")
+@click.option("--report-only", is_flag=True, help="Only rewrite results.csv, summary.md and the plot (and comparison.md) from the finished images in --out.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help="Run every (method, image, seed) as a Ray task: auto (the cluster on this machine, else a new local one on every core/GPU), local, ray://head:10001, head:6379.  Needs pip install 'sinkit[ray]' and --out / DATASET on a filesystem all nodes share.")
+@click.option("--ray-cpus", type=int, help="With --ray auto/local: CPUs of the local cluster started here.  [default: every core]")
+@click.option("--cpus-per-task", default=1.0, show_default=True, help="With --ray: CPUs each task declares (and its torch threads).")
+@click.option("--gpus-per-task", default=0.0, show_default=True, help="With --ray: GPUs each task declares (0.5: two tasks share a GPU).")
+@click.option("--memory-per-task", default=2.0, show_default=True, help="With --ray: memory each task declares, GiB (SinGAN fast peaks at 0.6, paper at 3.4 on a CPU).")
+@click.option("--max-retries", default=3, show_default=True, help="With --ray: how often a task whose worker or node died is re-run.")
 @DEVICE_OPTION
 @friendly_errors
-def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit, seed, metric_text, extra, inception, offline, quiet, report_only, device):
+def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit, seed, seed_text, metric_text, extra, inception, offline, quiet, report_only,
+                  ray_address, ray_cpus, cpus_per_task, gpus_per_task, memory_per_task, max_retries, device):
     """Train METHOD on every image of DATASET, sample, and score every available metric.
 
     Resumable: images finished earlier are skipped, the image in progress resumes
-    from its last saved scale.  Writes results.csv (one row per image), summary.md
-    (mean and std per metric next to the papers' numbers), a contact sheet per
-    image and metric_vs_time.png.
+    from its last saved checkpoint.  Writes results.csv (one row per image), summary.md
+    (mean and std per metric next to the papers' numbers, failures with their error),
+    a contact sheet per image and metric_vs_time.png; with several methods, one
+    folder per method-preset and comparison.md.  With --ray, Ray schedules one task
+    per (method, image, seed) on a cluster (docs/scaling.md).
 
     \b
-    Example:
+    Examples:
       sinkit bench data/places50 --method singan --preset fast --samples 10 \\
           --start-scales N,N-1 --limit 10 --out results/places50-singan-fast
+      sinkit bench data/places50 --method singan,sinir --out results/ --ray auto
+      sinkit bench data/places50 --method singan --preset paper --out results/ \\
+          --ray ray://head:10001 --gpus-per-task 1 --seeds 0,1,2
     """
-    from ..bench import BenchSettings, run_bench, write_reports
+    from ..bench import BenchSettings, run_benchmarks, write_comparison, write_reports
     from ..core.config import resolve_config
     from ..core.registry import get_method
     from ..metrics.evaluate import deep_metric_status
 
     if report_only:
-        if not (Path(out_dir) / "bench.json").exists():
+        root = Path(out_dir)
+        folders = [root] if (root / "bench.json").exists() else sorted(p.parent for p in root.glob("*/bench.json"))
+        if not folders:
             raise click.ClickException(f"{out_dir} holds no benchmark (no bench.json)")
-        settings = json.loads((Path(out_dir) / "bench.json").read_text())["settings"]
-        status = deep_metric_status(download=not offline, inception=settings.get("inception", "fid"))
-        for name, path in write_reports(out_dir, status={m: status.get(m) for m in settings["metrics"]}).items():
-            echo_path(path.name, path)
+        for folder in folders:
+            settings = json.loads((folder / "bench.json").read_text())["settings"]
+            status = deep_metric_status(download=not offline, inception=settings.get("inception", "fid"))
+            for name, path in write_reports(folder, status={m: status.get(m) for m in settings["metrics"]}).items():
+                echo_path(path.name, path)
+        if folders != [root]:
+            echo_path("comparison.md", write_comparison(root, folders))
         return
 
-    cls = get_method(method)
-    try:
-        base = resolve_config(cls, preset)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--preset") from None
-    settings = BenchSettings(
-        method=method,
-        preset=preset,
-        overrides=parse_set(extra, base),
-        samples=samples,
-        start_scales=[s.strip() for s in start_scales.split(",") if s.strip()],
-        seed=seed,
-        metrics=_metric_list(metric_text),
-        inception=inception,
-    )
+    seeds = None
+    if seed_text:
+        try:
+            seeds = [int(t) for t in seed_text.split(",") if t.strip()]
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated integers, got {seed_text!r}", param_hint="--seeds") from None
+    all_settings = []
+    for item in [t.strip() for t in method.split(",") if t.strip()]:
+        name, _, own_preset = item.partition(":")
+        cls = get_method(name)
+        try:
+            base = resolve_config(cls, own_preset or preset)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--preset") from None
+        all_settings.append(BenchSettings(
+            method=name,
+            preset=own_preset or preset,
+            overrides=parse_set(extra, base),
+            samples=samples,
+            start_scales=[s.strip() for s in start_scales.split(",") if s.strip()],
+            seed=seed,
+            metrics=_metric_list(metric_text),
+            inception=inception,
+            seeds=seeds,
+        ))
+    if not all_settings:
+        raise click.BadParameter("no method given", param_hint="--method")
+    ray = None
+    if ray_address:
+        from ..bench.ray_runner import RayOptions
+
+        ray = RayOptions(address=ray_address, num_cpus=ray_cpus, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task,
+                         memory_per_task_gb=memory_per_task, max_retries=max_retries)
     start = time.perf_counter()
-    out = run_bench(dataset, out_dir, settings, limit=limit, device=device, download=not offline, progress=not quiet, log=click.echo)
+    folders = run_benchmarks(dataset, out_dir, all_settings, ray=ray, limit=limit, device=device, download=not offline,
+                             progress=not quiet, log=click.echo)
     click.echo(f"bench finished in {(time.perf_counter() - start) / 60:.1f} min")
-    for name in ("results.csv", "summary.md", "metric_vs_time.png"):
-        if (out / name).exists():
-            echo_path(name, out / name)
-    echo_path("contact sheets", out / "sheets")
+    for out in folders:
+        for name in ("results.csv", "summary.md", "metric_vs_time.png"):
+            if (out / name).exists():
+                echo_path(name, out / name)
+        echo_path("contact sheets", out / "sheets")
+    if len(folders) > 1:
+        echo_path("comparison.md", Path(out_dir) / "comparison.md")
 
 
 COMMANDS: list = [eval_command, bench_command]
