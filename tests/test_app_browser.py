@@ -85,6 +85,7 @@ def shots(tmp_path) -> Path:
 
 
 def test_upload_train_sample_mask_and_edit_in_a_browser(tmp_path, tiny_image, shots):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     from sinkit.app.server import start
@@ -158,8 +159,16 @@ def test_upload_train_sample_mask_and_edit_in_a_browser(tmp_path, tiny_image, sh
                     page.click("#edit-btn")
                     expect(page.get_by_text("no mask drawn").first).to_be_visible()
                     shot(page, "error-message")
-                    for close in page.locator(".toast-close").all():
-                        close.click()
+                    # close the error toast(s); closing one re-indexes the rest, so always
+                    # take the first, and tolerate one that fades out by itself meanwhile
+                    toasts = page.locator(".toast-close")
+                    for _ in range(10):
+                        if toasts.count() == 0:
+                            break
+                        try:
+                            toasts.first.click(timeout=5000)
+                        except PlaywrightTimeout:
+                            pass
 
                     # draw a mask stroke and edit
                     time.sleep(1)  # the canvas has loaded the training image
