@@ -23,7 +23,6 @@ import json
 import math
 import os
 import re
-import socket
 import statistics
 import time
 from datetime import datetime, timezone
@@ -37,6 +36,8 @@ from ..core.capabilities import CapabilityError, Sampler
 from ..core.config import config_to_dict, replace_config, resolve_config
 from ..core.device import resolve_device
 from ..core.io import ImageReadError, load_image, save_grid
+from ..core.locks import claim as _claim
+from ..core.locks import release as _release
 from ..core.pyramid_model import PyramidModel
 from ..core.registry import get_method
 from ..core.scales import parse_scale, scale_label
@@ -192,7 +193,7 @@ def run_bench(
             log(f"[{n}/{len(images)}] {path.name}: being benchmarked by process {owner}, skipped")
             continue
         if done.exists():  # another process finished it between the check and the claim
-            done.with_suffix(".lock").unlink(missing_ok=True)
+            _release(done.with_suffix(".lock"))
             log(f"[{n}/{len(images)}] {path.name}: finished earlier, skipped")
             continue
         try:
@@ -204,48 +205,13 @@ def run_bench(
                 continue
             _write_json(done, row)
         finally:
-            done.with_suffix(".lock").unlink(missing_ok=True)
+            _release(done.with_suffix(".lock"))
         log(
             f"[{n}/{len(images)}] {path.name}: {row['num_scales']} scales, trained in {row['train_s']:.0f} s, "
             f"peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
         )
     write_reports(out, status={m: status.get(m) for m in settings.metrics})
     return out
-
-
-def _claim(lock: Path) -> str | None:
-    """Take ``lock`` for this process; return the owner ("host:pid") when another live process holds it.
-
-    Lets several ``sinkit bench`` processes (one per GPU, or per core) share one
-    output folder: each image is trained by exactly one of them.  A lock left by
-    a dead process on this host is taken over.
-    """
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            owner = lock.read_text().strip() if lock.exists() else ""
-            host, _, pid = owner.rpartition(":")
-            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
-                lock.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            return owner or "unknown"
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        return None
-    return "unknown"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _bench_one(path, cls, config, settings, metrics, deep, out, device, progress) -> dict:

@@ -36,7 +36,7 @@ class ImageReadError(SinkitError, ValueError):
     """A file exists but could not be decoded as an image."""
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
+def _open(path: str | os.PathLike, max_size: int | None = None) -> Image.Image:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"image file not found: {path}")
@@ -44,6 +44,8 @@ def _open(path: str | os.PathLike) -> Image.Image:
         raise ImageReadError(f"expected an image file, got a directory: {path}")
     try:
         img = Image.open(path)
+        if max_size is not None:
+            img = _decode_reduced(img, max_size)
         img.load()
     except UnidentifiedImageError as err:
         raise ImageReadError(f"not an image file (Pillow cannot identify it): {path}") from err
@@ -55,6 +57,35 @@ def _open(path: str | os.PathLike) -> Image.Image:
         raise ImageReadError(f"cannot read image {path}: {err}") from err
     # Phone photos store rotation as an EXIF tag; apply it so the pixels are upright.
     return ImageOps.exif_transpose(img)
+
+
+#: a reduced decode keeps at least this many times the size the caller needs (the library's
+#: antialiased resize does the rest, so the result barely differs from a full decode)
+DECODE_MARGIN = 2
+
+
+def _decode_reduced(img: Image.Image, max_size: int) -> Image.Image:
+    """Decode ``img`` at an integer fraction of its size whose long side stays >= ``DECODE_MARGIN *
+    max_size``: JPEG decodes at 1/2, 1/4 or 1/8 directly (``draft``, DCT scaling), any format is then
+    box-reduced by an integer factor (``reduce``) before any float conversion.  A 10000x10000 photo
+    for a 250 px model then never exists as a full-size float array."""
+    if max_size < 1:
+        raise ValueError(f"max_size must be >= 1 px, got {max_size}")
+    need = DECODE_MARGIN * max_size
+    w, h = img.size
+    if max(w, h) <= need:
+        return img
+    if img.format == "JPEG":
+        ratio = need / max(w, h)
+        img.draft(img.mode, (math.ceil(w * ratio), math.ceil(h * ratio)))  # smallest DCT scale >= the size asked
+    img.load()
+    factor = max(img.size) // need
+    if factor >= 2:
+        try:
+            img = img.reduce(factor)
+        except ValueError:  # a mode reduce does not handle (palette, 1-bit): decode it whole
+            pass
+    return img
 
 
 def _to_float_rgb(img: Image.Image) -> np.ndarray:
@@ -86,7 +117,7 @@ def from_pil(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0) * 2.0 - 1.0
 
 
-def load_image(path: str | os.PathLike, *, device: str | torch.device | None = None) -> torch.Tensor:
+def load_image(path: str | os.PathLike, *, max_size: int | None = None, device: str | torch.device | None = None) -> torch.Tensor:
     """Read an image file into a ``(1, 3, H, W)`` float32 tensor in ``[-1, 1]``.
 
     Handles every mode a user is likely to hand us:
@@ -104,6 +135,10 @@ def load_image(path: str | os.PathLike, *, device: str | torch.device | None = N
 
     Args:
         path: image file (any format Pillow reads: PNG, JPEG, TIFF, BMP, WebP, GIF...).
+        max_size: the long side, px, the caller will downscale the image to (None: full size).
+            A larger file is decoded at an integer fraction of its size whose long side is
+            still at least twice ``max_size`` (JPEG: DCT scaling while decoding; then an integer
+            box reduction), so memory follows the size used, not the file's.
         device: where to put the tensor (default CPU).
 
     Returns:
@@ -113,7 +148,7 @@ def load_image(path: str | os.PathLike, *, device: str | torch.device | None = N
         FileNotFoundError: the path does not exist (message names the path).
         ImageReadError: the path is a directory, not an image, truncated or corrupt.
     """
-    with _open(path) as img:
+    with _open(path, max_size) as img:
         tensor = from_pil(img)
     return tensor.to(device) if device is not None else tensor
 
