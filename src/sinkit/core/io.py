@@ -20,6 +20,9 @@ from .errors import SinkitError
 
 __all__ = [
     "ImageReadError",
+    "OutputPathError",
+    "image_size",
+    "ensure_dir",
     "load_image",
     "load_mask",
     "save_image",
@@ -34,6 +37,36 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 class ImageReadError(SinkitError, ValueError):
     """A file exists but could not be decoded as an image."""
+
+
+class OutputPathError(SinkitError, OSError):
+    """An output folder cannot be created or written (a path under a regular file, no permission...)."""
+
+
+def ensure_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create the folder ``path`` (and its parents) and check it can be written, before any work
+    that would write there, so a bad ``--out`` fails in a second, not after an hour.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OutputPathError: ``"cannot create the output folder out/x: out is a file"``, or not writable.
+    """
+    path = Path(path)
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                detail = "it is a file" if parent == path else f"{parent} is a file"
+                raise OutputPathError(f"cannot create the {what} {path}: {detail}")
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputPathError(f"cannot create the {what} {path}: {err.strerror or err}") from err
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write in the {what} {path}: permission denied")
+    return path
 
 
 def _open(path: str | os.PathLike, max_size: int | None = None) -> Image.Image:
@@ -86,6 +119,25 @@ def _decode_reduced(img: Image.Image, max_size: int) -> Image.Image:
         except ValueError:  # a mode reduce does not handle (palette, 1-bit): decode it whole
             pass
     return img
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file as :func:`load_image` would orient it, read from the
+    header only (nothing is decoded).
+
+    Raises:
+        FileNotFoundError, ImageReadError: as :func:`load_image`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            rotated = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientation: a quarter turn
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageReadError(f"cannot read image {path}: {err}") from err
+    return (w, h) if rotated else (h, w)
 
 
 def _to_float_rgb(img: Image.Image) -> np.ndarray:
@@ -153,17 +205,19 @@ def load_image(path: str | os.PathLike, *, max_size: int | None = None, device: 
     return tensor.to(device) if device is not None else tensor
 
 
-def load_mask(path: str | os.PathLike, *, device: str | torch.device | None = None) -> torch.Tensor:
+def load_mask(path: str | os.PathLike, *, max_size: int | None = None, device: str | torch.device | None = None) -> torch.Tensor:
     """Read a mask file into a ``(1, 1, H, W)`` float32 tensor in ``[0, 1]`` (1 = selected).
 
     RGB masks are reduced to their luminance; a mask with an alpha channel and
     constant colour uses the alpha channel.  No thresholding happens here: soft
     masks stay soft (see :mod:`sinkit.tasks.masks` for binarisation and blending).
 
+    ``max_size``: as :func:`load_image` (decode at reduced size when far larger).
+
     Raises:
         FileNotFoundError, ImageReadError: as :func:`load_image`.
     """
-    with _open(path) as img:
+    with _open(path, max_size) as img:
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             rgba = np.asarray(img.convert("RGBA")).astype(np.float32) / 255.0
             if float(rgba[..., :3].std()) < 1e-3:  # constant colour: the shape lives in alpha

@@ -172,6 +172,26 @@ class SingleImageModel(nn.Module):
         for methods without one.  The benchmark scores it against :meth:`training_image`."""
         return None
 
+    # ------------------------------------------------------------------ resources
+    #: live float32 activation maps of the widest layer at the peak of a forward pass, per image
+    #: (measured for SinGAN: ~5.2 at 32 channels; see docs/reliability.md)
+    activation_maps: ClassVar[float] = 6.0
+
+    def estimate_memory(self, size: tuple[int, int], *, batch: int = 1, outputs: int = 1) -> int:
+        """Estimated peak memory, bytes, of producing ``outputs`` images of ``size`` = ``(H, W)`` px,
+        ``batch`` at a time, without gradients (what the memory guard of ``sinkit sample`` and the
+        task commands compares with its limit, :mod:`sinkit.core.resources`).
+
+        Default, for fully convolutional models: ``4 bytes * H * W * (batch * widest * activation_maps
+        + 6 * outputs)`` -- the widest layer's activation maps of one batch, plus the finished
+        outputs (3 channels, kept twice while they are concatenated).  ``widest`` is the largest
+        ``out_channels`` of the model's layers.  Methods whose memory grows otherwise (patch
+        nearest-neighbour search: quadratic in the number of patches) override this.
+        """
+        h, w = size
+        widest = max((int(m.out_channels) for m in self.modules() if isinstance(getattr(m, "out_channels", None), int)), default=64)
+        return int(4 * h * w * (batch * widest * self.activation_maps + 6 * outputs))
+
     # ------------------------------------------------------------------ persistence
     def structure(self) -> dict:
         """JSON-ready description of the skeleton (besides the config) that :meth:`from_structure`

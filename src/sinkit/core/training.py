@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import CONFIG_FILE, TRAINING_STATE_PREFIX, WEIGHTS_FILE, CheckpointError, load_checkpoint, read_metadata, remove_orphans
 from .errors import SinkitError
+from .io import OutputPathError, ensure_dir
 from .locks import DirectoryLock
 from .registry import load
 from .state import flatten_state, unflatten_state
@@ -84,15 +85,16 @@ def run_scope(*, overwrite: bool = False):
         _SCOPE.reset(token)
 
 
-def _describe_run(out_dir: Path) -> str:
-    """``"a finished singan"`` / ``"an interrupted (3 of 8 scales) singan"`` / ``"an unreadable"``."""
+def _describe_run(out_dir: Path) -> tuple[str, bool]:
+    """What the run directory holds, for messages, and whether it can be resumed:
+    ``("a finished singan model", False)``, ``("an interrupted singan run (3 of 8 scales)", True)``."""
     try:
         model = load(out_dir, device="cpu")
-    except (CheckpointError, OSError, ValueError):
-        return "an unreadable"
+    except (CheckpointError, OSError, ValueError) as err:
+        return f"an unreadable model ({' '.join(str(err).split())[:120]})", False
     if model.complete:
-        return f"a finished {model.method}"
-    return f"an interrupted ({progress_of(model)}) {model.method}"
+        return f"a finished {model.method} model", False
+    return f"an interrupted {model.method} run ({progress_of(model)})", True
 
 
 def progress_of(model) -> str:
@@ -133,13 +135,10 @@ def prepare_run_dir(
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other: --resume continues the run in --out, --overwrite replaces it")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise RunDirectoryError(f"--out {out} is a file, not a directory")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise RunDirectoryError(f"cannot create the run directory {out}: {err.strerror or err}") from err
+        out = ensure_dir(out_dir, "run directory")
+    except OutputPathError as err:
+        raise RunDirectoryError(str(err)) from err
     lock = DirectoryLock(out, action="train")
     try:
         lock.acquire()
@@ -154,13 +153,9 @@ def prepare_run_dir(
         remove_orphans(out)
         has_model = (out / WEIGHTS_FILE).exists()
         if has_model and not resume and not overwrite:
-            what = _describe_run(out)
-            hint = (
-                "pass --resume to continue it, or --overwrite to start over"
-                if what.startswith("an interrupted")
-                else "pass --overwrite to replace it (or choose another --out)"
-            )
-            raise RunExistsError(f"{out} already holds {what} model; {hint}")
+            what, resumable = _describe_run(out)
+            hint = "pass --resume to continue it, or --overwrite to start over" if resumable else "pass --overwrite to replace it (or choose another --out)"
+            raise RunExistsError(f"{out} already holds {what}; {hint}")
         if overwrite or not has_model:
             for name in dict.fromkeys(RUN_OUTPUTS + tuple(extra_outputs)):
                 target = out / name

@@ -8,6 +8,7 @@ from typing import ClassVar, Sequence
 import torch
 import torch.nn as nn
 
+from ..core.capabilities import check_sample_args
 from ..core.model import InputSpec, OptionSpec
 from ..core.pyramid import PyramidSpec, build_pyramid_chained
 from ..core.pyramid_model import PyramidModel
@@ -168,6 +169,7 @@ class SinIR(PyramidModel):
         Raises:
             ValueError: ``start_scale`` outside ``0 .. num_scales - 1`` or bad factors.
         """
+        check_sample_args(num, batch_size=batch_size, scale_h=scale_h, scale_v=scale_v, size=size)
         if not 0 <= start_scale < self.num_scales:
             raise ValueError(f"start_scale must be in 0..{self.num_scales - 1}, got {start_scale}")
         if size is None:
