@@ -251,8 +251,9 @@ class SingleImageModel(nn.Module):
 
         Raises:
             CheckpointError: the config is not this method's, a training input is
-                missing, or the tensors do not match the structure (missing,
-                unexpected or mis-shaped, each named).
+                missing, the tensors do not match the structure (missing,
+                unexpected or mis-shaped, each named) or the recorded input shapes,
+                or :meth:`check_consistency` fails.
         """
         try:
             config = config_from_dict(cls.config_class, meta["config"])
@@ -277,7 +278,22 @@ class SingleImageModel(nn.Module):
                     parts.append(f"{label} {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''} ({len(keys)})")
             raise CheckpointError(f"{cls.method} checkpoint: its tensors do not match its metadata: " + "; ".join(parts))
         model.load_state_dict(weights, strict=True)
+        recorded = meta.get("inputs")
+        if isinstance(recorded, dict):
+            for name, tensor in model.training_inputs.items():
+                if name in recorded and list(recorded[name]) != list(tensor.shape):
+                    raise CheckpointError(
+                        f"{cls.method} checkpoint: its {name} tensor is {tuple(tensor.shape)} but its metadata says {tuple(recorded[name])}"
+                    )
+        try:
+            model.check_consistency()
+        except ValueError as err:
+            raise CheckpointError(f"{cls.method} checkpoint is inconsistent: {err}") from err
         return model.eval()
+
+    def check_consistency(self) -> None:
+        """Called on every loaded model: raise ``ValueError`` when its parts disagree in a way the
+        tensor shapes cannot show (a pyramid whose image is not its finest size...).  Default: nothing."""
 
     # ------------------------------------------------------------------ training
     @classmethod

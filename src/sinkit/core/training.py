@@ -293,6 +293,13 @@ def train_scales(
         model.info.setdefault(key, [])
     total = model.spec.num_scales
     last = total if stop_after is None else min(stop_after, total)
+    if out_dir is not None and write_scale_images is not None:
+        # A resumed run: a process killed after a checkpoint but before (or while) writing that
+        # scale's images left them missing or partial; the last trained scale's are rewritten.
+        for index in range(model.num_scales):
+            folder = Path(out_dir) / "scales" / f"{index:02d}"
+            if index == model.num_scales - 1 or not folder.is_dir():
+                write_scale_images(model, index, folder)
     for index in range(model.num_scales, last):
         start = time.perf_counter()
         state, losses = train_scale(index)
