@@ -23,6 +23,7 @@ import errno
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 from .errors import SinkitError
@@ -34,6 +35,17 @@ LOCK_NAME = ".sinkit.lock"
 
 _HELD: dict[str, int] = {}  # lock path -> how many times this process holds it (re-entrant)
 _GUARD = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child holds none of its parent's locks (the files name the parent's PID)."""
+    global _GUARD
+    _HELD.clear()
+    _GUARD = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 class LockedError(SinkitError, RuntimeError):
@@ -104,20 +116,52 @@ def claim(lock: str | os.PathLike) -> str | None:
         me = _me()
         for _ in range(5):
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                _create(lock, me)
             except FileExistsError:
                 owner = _read(lock)
-                if owner is None:  # released between our open and read: try again
+                if owner is None:  # released between our attempt and the read: try again
                     continue
-                if owner and _stale(owner, lock):
-                    _take_over(lock, owner)
+                if (owner and _stale(owner, lock)) or (owner == "" and _older_than(lock, 10.0)):
+                    _take_over(lock, owner)  # a dead holder, or an empty lock a crash left half-made
                     continue
                 return owner or "unknown"
-            with os.fdopen(fd, "w") as fh:
-                fh.write(me)
             _HELD[key] = 1
             return None
         return _read(lock) or "unknown"
+
+
+def _create(lock: Path, content: str) -> None:
+    """Create ``lock`` holding ``content``, atomically: nobody ever reads it empty.  The content is
+    written to a file of our own, then hard-linked to the lock's name (fails if it exists); where
+    hard links are not supported, ``O_EXCL`` creation then a write.
+
+    Raises:
+        FileExistsError: the lock exists.
+    """
+    tmp = lock.with_name(f"{lock.name}.{socket.gethostname()}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        try:
+            os.link(tmp, lock)
+            return
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this filesystem
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 def _take_over(lock: Path, owner: str) -> None:
