@@ -71,7 +71,8 @@ def _load(model_dir, device, method=None, action="inject images (paint, edit, ha
 
 
 def _load_input(path: str, model, *, mask: bool = False):
-    """An input image (or mask) for a task, decoded at no more than twice the size the model will use."""
+    """An input image (or mask) for a task; a file far larger than the model's output is decoded at
+    reduced size (:func:`~sinkit.core.io.load_image` ``max_size``)."""
     from ..core.io import load_image, load_mask
 
     limit = max(model.output_size())

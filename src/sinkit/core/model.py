@@ -352,7 +352,7 @@ class SingleImageModel(nn.Module):
     @classmethod
     def input_max_size(cls, config: Any) -> int | None:
         """Long side, px, beyond which the training image is only ever downscaled (None: any size
-        is used as is).  Image files larger than twice this are decoded at reduced size
+        is used as is).  Image files much larger than this are decoded at reduced size
         (:func:`~sinkit.core.io.load_image` ``max_size``).  Default: the config's ``max_size``."""
         size = getattr(config, "max_size", None)
         return int(size) if isinstance(size, (int, float)) and size > 0 else None
