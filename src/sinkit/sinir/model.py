@@ -180,6 +180,11 @@ class SinIR(PyramidModel):
         out = self.run_scales(x, start_scale, sizes=sizes)
         return out.expand(num, -1, -1, -1).contiguous()
 
+    def estimate_memory(self, size, *, batch=1, outputs=1):
+        """As the default, but one forward pass whatever the batch: :meth:`sample` computes the
+        re-synthesis once and repeats it (measured: 580 MiB for 1 and for 4 samples of 540x800 px)."""
+        return super().estimate_memory(size, batch=1, outputs=outputs)
+
     # ------------------------------------------------------------------ training
     @classmethod
     def _fit(cls, inputs, config: SinIRConfig, **kwargs) -> "SinIR":
