@@ -182,11 +182,15 @@ def interruptible(message: Callable[[int], str]):
         yield
     except KeyboardInterrupt as err:
         signum = getattr(err, "signum", signal.SIGINT)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message
+        try:
+            on_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message
+        except ValueError:
+            on_int = None
         try:
             click.echo(message(signum), err=True)
         finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            if on_int is not None:
+                signal.signal(signal.SIGINT, on_int)
         raise click.exceptions.Exit(128 + int(signum)) from None
     finally:
         if previous is not None:
