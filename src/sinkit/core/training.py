@@ -124,8 +124,8 @@ def prepare_run_dir(
     * temporary files of an interrupted save are removed;
     * a directory holding a model is refused unless ``resume`` (the caller then loads it) or
       ``overwrite`` (every output of the old run, :data:`RUN_OUTPUTS` and ``extra_outputs``,
-      its per-scale images ``scales/`` included, is removed now).  Without a model, leftover
-      per-scale images of a run that never saved are removed too.
+      its per-scale images ``scales/`` included, is removed now).  A folder without a model keeps
+      its files: they may not be sinkit's.
 
     Raises:
         ValueError: both ``resume`` and ``overwrite``.
@@ -156,7 +156,7 @@ def prepare_run_dir(
             what, resumable = _describe_run(out)
             hint = "pass --resume to continue it, or --overwrite to start over" if resumable else "pass --overwrite to replace it (or choose another --out)"
             raise RunExistsError(f"{out} already holds {what}; {hint}")
-        if overwrite or not has_model:
+        if overwrite and has_model:  # a sinkit run is there: these names are its outputs (never a stranger's config.json)
             for name in dict.fromkeys(RUN_OUTPUTS + tuple(extra_outputs)):
                 target = out / name
                 if target.is_dir() and not target.is_symlink():
