@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 import sinkit
 from sinkit.cli.main import cli
@@ -115,7 +116,8 @@ def check_recovers(run: Path, image, reference) -> None:
     same_weights(reference, sinkit.load(run, device="cpu"))
     for index in range(reference.num_scales):
         for name in SCALE_FILES:
-            assert (run / "scales" / f"{index:02d}" / name).exists(), (index, name)
+            with Image.open(run / "scales" / f"{index:02d}" / name) as png:  # present and whole
+                png.verify()
     assert not (run / LOCK_NAME).exists()
     assert not list(run.glob(".*.tmp"))
 
@@ -139,6 +141,21 @@ def reference(image, tmp_path_factory):
     model.wall_s = time.perf_counter() - start
     assert model.num_scales == 5
     return model
+
+
+def slow_scales(seconds: float):
+    """A child patch: every scale waits ``seconds`` first, so the parent acts while it still runs."""
+
+    def setup():
+        real = singan_trainer.train_scale
+
+        def slow(*args, **kwargs):
+            time.sleep(seconds)
+            return real(*args, **kwargs)
+
+        singan_trainer.train_scale = slow
+
+    return setup
 
 
 def train_child(image, run: Path, setup=None):
@@ -291,7 +308,7 @@ def test_sigkill_in_an_iteration_driven_run_resumes_bit_identically(tmp_path):
 def test_ctrl_c_and_sigterm_print_the_command_that_resumes(sig, code, word, image_file, image, reference, tmp_path):
     run, log = tmp_path / "run", tmp_path / "log.txt"
     args = ["train", str(image_file), "--out", str(run), *MICRO_ARGS]
-    pid = fork(lambda: cli.main(args, prog_name="sinkit"), log)
+    pid = fork(lambda: (slow_scales(0.5)(), cli.main(args, prog_name="sinkit")), log)
     wait_for(lambda: (run / "scales" / "01" / "samples.png").exists() or not _alive(pid))
     os.kill(pid, sig)
     assert wait(pid) == code, log.read_text()
@@ -316,17 +333,7 @@ def _alive(pid: int) -> bool:
 # ----------------------------------------------------------------------------- concurrent writers
 def test_a_second_writer_is_refused_with_the_holders_pid_then_takes_over_its_stale_lock(image_file, image, reference, tmp_path):
     run = tmp_path / "run"
-
-    def setup():  # a slow first writer: every scale waits
-        real = singan_trainer.train_scale
-
-        def slow(*args, **kwargs):
-            time.sleep(0.4)
-            return real(*args, **kwargs)
-
-        singan_trainer.train_scale = slow
-
-    pid = fork(train_child(image, run, setup))
+    pid = fork(train_child(image, run, slow_scales(5.0)))  # still running when the parent tries (killed below)
     wait_for(lambda: (run / LOCK_NAME).exists())
     with pytest.raises(LockedError, match=rf"is being written by process {pid} \(lock file "):
         SinGAN.train(image, MICRO, out_dir=run, resume=True, device="cpu", progress=False)
