@@ -494,3 +494,18 @@ def test_an_existing_model_is_never_replaced_silently(image, tmp_path):
     assert sorted(p.name for p in (run / "scales").iterdir()) == ["00", "01"]
     assert not (run / "samples.png").exists()
     assert torch.equal(sinkit.load(run, device="cpu").real, other)
+
+
+def test_an_interrupted_bench_says_how_to_continue(image_file, tmp_path, monkeypatch):
+    import sinkit.bench
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sinkit.bench, "run_bench", interrupted)
+    result = CliRunner().invoke(cli, ["bench", str(image_file.parent), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 130
+    assert result.stderr.strip() == (
+        f"interrupted: finished images are kept in {tmp_path / 'b'}; run the same command again to continue "
+        "(the image in progress resumes from its last checkpoint)"
+    )
