@@ -79,15 +79,15 @@ def test_ordinary_requests_pass_the_default_guard(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
 
 
-def test_incomplete_models_need_allow_incomplete_and_get_a_warning(tiny_image, tiny_config, tmp_path):
+def test_incomplete_models_need_allow_incomplete_and_get_a_warning(tiny_image, tmp_path):
     run = tmp_path / "partial"
-    SinGAN.train(tiny_image, tiny_config, out_dir=run, device="cpu", progress=False, stop_after=1)
+    SinGAN.train(tiny_image, MICRO, out_dir=run, device="cpu", progress=False, stop_after=1)
     r = CliRunner().invoke(cli, ["info", str(run)])
-    assert r.exit_code == 0 and "INCOMPLETE" in r.output and "1 of 3 trained" in r.output
+    assert r.exit_code == 0 and "INCOMPLETE" in r.output and "1 of 5 trained" in r.output
     r = CliRunner().invoke(cli, ["sample", str(run), "--num", "2", "--out", str(tmp_path / "s"), "--allow-incomplete"])
     assert r.exit_code == 0, r.output
-    assert r.stderr.startswith(f"warning: {run} is an INCOMPLETE model (training stopped at 1 of 3 scales): outputs are 25x38 px instead of 32x48")
-    assert sinkit.load_image(tmp_path / "s" / "sample_000.png").shape[-2:] == (25, 38)
+    assert r.stderr.startswith(f"warning: {run} is an INCOMPLETE model (training stopped at 1 of 5 scales): outputs are 20x30 px instead of 32x48")
+    assert sinkit.load_image(tmp_path / "s" / "sample_000.png").shape[-2:] == (20, 30)
 
 
 def test_eval_scores_the_folder_sample_writes(tiny_model, tiny_image, tmp_path, monkeypatch):
