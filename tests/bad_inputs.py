@@ -12,7 +12,7 @@ CLI (in-process, with click's test runner) and asserts:
 Placeholders in ``args`` are filled by the test (see its ``Workspace``):
 
 =====================  ===============================================================
-``{image}``            a 32x48 px PNG of the bundled photo
+``{image}``            a 32x48 px PNG of the bundled photo; ``{image:HxW}`` the same at H x W px
 ``{mask}``             a mask PNG of the same size (white square)
 ``{text}``             a text file named ``.png`` (not an image)
 ``{file}``             a regular file (to put an ``--out`` under it)
@@ -31,9 +31,9 @@ Placeholders in ``args`` are filled by the test (see its ``Workspace``):
 ``{otherbench}``       a benchmark folder made with other settings
 =====================  ===============================================================
 
-Adding a method (DeepSIM, PetsGAN, GPNN...): add ``TINY_TRAIN["name"]``, the
-``sinkit train`` options that train a model of it in about a second (its extra
-inputs may use the placeholders, e.g. ``--primitive {image}``), and its own rows
+Adding a method (DeepSIM, GPNN...): add ``TINY_TRAIN["name"]``, the training
+image and the ``sinkit train`` options that train a model of it in about a
+second (its extra inputs may use the placeholders, e.g. ``--primitive {mask}``), and its own rows
 below ``# --- your method here``.  The generic ``{model}`` rows then run on it
 too: a new method passes the same table as every other.  See docs/reliability.md.
 """
@@ -66,10 +66,16 @@ class Bad:
     env: dict = field(default_factory=dict)
 
 
-#: ``sinkit train IMAGE --out DIR`` options that train a tiny model of each method in about a second
+#: ``sinkit train IMAGE --out DIR ...``: the training image (a placeholder) and the options that
+#: train a tiny model of each method in about a second
 TINY_TRAIN: dict[str, list[str]] = {
-    "singan": ["--preset", "fast", "--max-size", "40", "--iters", "4", "--min-size", "20", "--set", "max_channels=8", "--set", "base_channels=8"],
-    "sinir": ["--method", "sinir", "--preset", "fast", "--max-size", "40", "--iters", "4", "--set", "channels=8", "--set", "min_size=16"],
+    "singan": ["{image}", "--preset", "fast", "--max-size", "40", "--iters", "4", "--min-size", "20", "--set", "max_channels=8", "--set", "base_channels=8"],
+    "sinir": ["{image}", "--method", "sinir", "--preset", "fast", "--max-size", "40", "--iters", "4", "--set", "channels=8", "--set", "min_size=16"],
+    # PetsGAN's smallest image is 96x128 (LR 12x16 at factor 8); the augmentation prior needs no download
+    "petsgan": ["{image:96x128}", "--method", "petsgan", "--preset", "fast", "--prior", "augment", "--samples", "0",
+                *[f"--set={k}=2" for k in ("dep_iters", "dip_iters", "joint_iters", "pt_iters", "warmup_iters", "dep_batch", "lr_copies")],
+                *[f"--set={k}=4" for k in ("dep_channels", "dep_d_channels", "d_channels", "augment_count")],
+                "--set=ir_channels=8", "--set=crop_size=64"],
 }
 
 ROWS: list[Bad] = [
@@ -102,7 +108,7 @@ ROWS: list[Bad] = [
     Bad("sample {model} --scale-v nan --out {out}", 2, r"Invalid value for '--scale-v': nan is not a finite number > 0$", needs="Sampler"),
     Bad("sample {model} --scale-h -1 --out {out}", 2, r"Invalid value for '--scale-h': -1 is not a finite number > 0$", needs="Sampler"),
     Bad("sample {model} --scale-h 100 --scale-v 100 --max-memory 1G --out {out}", 1,
-        r"8 samples of \d+x\d+ px \(batches of 8\) would need about [\d.]+ GiB of memory \(estimate\), above the limit of 1\.0 GiB \(--max-memory\); "
+        r"8 samples of \d+x\d+ px \(batches of 8\) would need about [\d.]+ [GT]iB of memory \(estimate\), above the limit of 1\.0 GiB \(--max-memory\); "
         r"use a smaller --batch-size or --num, or smaller --scale-h/--scale-v, or raise the limit", needs="Sampler"),
     Bad("sample {model} --scale-h 30 --out {out}", 1, r"8 samples of \d+x\d+ px .* above the limit of 1\.0 MiB \(SINKIT_MAX_MEMORY\)", needs="Sampler", env={"SINKIT_MAX_MEMORY": "1M"}),
     Bad("sample {model} --max-memory lots --out {out}", 2, r"Invalid value for --max-memory: not a memory size: 'lots'", needs="Sampler"),
@@ -127,16 +133,16 @@ ROWS: list[Bad] = [
     Bad("info {ckpt:pyramid_mismatch}", 1, r"singan checkpoint is inconsistent: its image is \d+x\d+ px but its pyramid's finest scale is 99x99$"),
     Bad("info {ckpt:bad_config}", 1, r"singan checkpoint has an unreadable config: unknown SinGANConfig fields: \['warp'\]$"),
     # --- tasks (every injectable model; paint's coarsest scale is not valid for SinGAN)
-    Bad("paint {model} --paint {text} --scale 1 --out {out}", 1, r"not an image file \(Pillow cannot identify it\): \S+$", needs="Injectable"),
+    Bad("paint {model} --paint {text} --scale all --out {out}", 1, r"not an image file \(Pillow cannot identify it\): \S+$", needs="Injectable"),
     Bad("paint {model} --paint {image} --scale 99 --out {out}", 2, r"Invalid value for --scale: scale 99 is outside the valid range", needs="Injectable"),
     Bad("paint {model:singan} --paint {image} --scale 0 --out {out}", 2, r"Invalid value for --scale: scale 0 is outside the valid range 1\.\."),
-    Bad("paint {model} --paint {image} --scale 1 --quantize --k 0 --out {out}", 2, r"Invalid value for '--k': 0 is not in the range x>=1\.$", needs="Injectable"),
+    Bad("paint {model} --paint {image} --scale all --quantize --k 0 --out {out}", 2, r"Invalid value for '--k': 0 is not in the range x>=1\.$", needs="Injectable"),
     Bad("paint {model} --paint {image} --scale all --max-memory 1K --out {out}", 1, r"paint-to-image at \d+ scale\(s\), \d+x\d+ px each would need about .* above the limit of 1\.0 KiB", needs="Injectable"),
-    Bad("edit {model} --input {image} --mask {missing} --scale 1 --out {out}", 1, r"image file not found: \S+$", needs="Injectable"),
-    Bad("edit {model} --input {image} --mask {mask} --scale 1 --dilation -1 --out {out}", 2, r"Invalid value for '--dilation': -1 is not in the range x>=0\.$", needs="Injectable"),
-    Bad("edit {model} --input {image} --mask {mask} --scale 1 --blur nan --out {out}", 2, r"Invalid value for '--blur': nan is not a finite number >= 0$", needs="Injectable"),
-    Bad("harmonize {model} --input {text} --mask {mask} --scale 1 --out {out}", 1, r"not an image file", needs="Injectable"),
-    Bad("harmonize {model} --input {image} --mask {mask} --scale 1 --out {file}/h", 1, r"cannot create the output folder \S+/h: \S+ is a file$", needs="Injectable"),
+    Bad("edit {model} --input {image} --mask {missing} --scale all --out {out}", 1, r"image file not found: \S+$", needs="Injectable"),
+    Bad("edit {model} --input {image} --mask {mask} --scale all --dilation -1 --out {out}", 2, r"Invalid value for '--dilation': -1 is not in the range x>=0\.$", needs="Injectable"),
+    Bad("edit {model} --input {image} --mask {mask} --scale all --blur nan --out {out}", 2, r"Invalid value for '--blur': nan is not a finite number >= 0$", needs="Injectable"),
+    Bad("harmonize {model} --input {text} --mask {mask} --scale all --out {out}", 1, r"not an image file", needs="Injectable"),
+    Bad("harmonize {model} --input {image} --mask {mask} --scale all --out {file}/h", 1, r"cannot create the output folder \S+/h: \S+ is a file$", needs="Injectable"),
     Bad("transfer {model} --input {image} --scale N-99 --out {out}", 2, r"Invalid value for --scale: scale N-99 is outside the valid range", needs="Injectable"),
     Bad("transfer {partial:singan} --input {image} --scale 1 --out {out}", 1, r"\S+ is an INCOMPLETE model"),
     Bad("upscale {model} --factor 1 --out {out}", 1, r"upscaling factor must be a finite number > 1, got 1\.0$", needs="PyramidModel"),

@@ -85,12 +85,13 @@ class Workspace:
             self._cache[key] = make(self.root / re.sub(r"\W", "_", key))
         return self._cache[key]
 
-    def image(self) -> Path:
+    def image(self, size: str = "32x48") -> Path:
         def make(p):
-            img = sinkit.resize(sinkit.load_image(Path(sinkit.__path__[0]) / "data" / "rocket.jpg"), (32, 48))
+            h, w = (int(v) for v in size.split("x"))
+            img = sinkit.resize(sinkit.load_image(Path(sinkit.__path__[0]) / "data" / "rocket.jpg"), (h, w))
             return sinkit.save_image(img, p.with_suffix(".png"))
 
-        return self._once("image", make)
+        return self._once(f"image:{size}", make)
 
     def mask(self) -> Path:
         def make(p):
@@ -102,14 +103,16 @@ class Workspace:
 
     def model(self, method: str, *, partial: bool = False) -> Path:
         def make(p):
-            args = ["train", str(self.image()), "--out", str(p), "--quiet", "--samples", "0", "--device", "cpu", *TINY_TRAIN[method]]
-            r = CliRunner().invoke(cli, args, catch_exceptions=False)
+            image, *options = TINY_TRAIN[method]
+            image = self.image(image.strip("{}").partition(":")[2] or "32x48")
+            args = ["train", str(image), "--out", str(p), "--quiet", "--samples", "0", "--device", "cpu", *options]
+            r = CliRunner().invoke(cli, args, env={"SINKIT_OFFLINE": "1"}, catch_exceptions=False)
             assert r.exit_code == 0, r.output
-            if partial:  # as a run stopped after its first scale
+            if partial:  # as a run stopped early
                 cls = get_method(method)
                 config = sinkit.load(p).config
                 shutil.rmtree(p)
-                cls.fit(str(self.image()), config, out_dir=p, device="cpu", progress=False, stop_after=1)
+                cls.fit(str(image), config, out_dir=p, device="cpu", progress=False, stop_after=1)
             return p
 
         return self._once(f"{'partial' if partial else 'model'}:{method}", make)
@@ -127,7 +130,7 @@ class Workspace:
         def sub(m: re.Match) -> str:
             kind, _, arg = m.group(1).partition(":")
             if kind == "image":
-                return str(self.image())
+                return str(self.image(arg or "32x48"))
             if kind == "mask":
                 return str(self.mask())
             if kind == "text":
