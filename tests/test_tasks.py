@@ -366,7 +366,8 @@ def test_cli_animate_falls_back_to_gif(model_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(animation_mod, "_mp4_writer", unavailable)
     r = CliRunner().invoke(cli, ["animate", str(model_dir), "--frames", "4", "--out", str(tmp_path / "c.mp4"), "--device", "cpu"])
     assert r.exit_code == 0, r.output
-    assert "wrote a GIF instead" in r.output and (tmp_path / "c.gif").exists() and (tmp_path / "c_frames.png").exists()
+    assert r.output.index("writing a GIF instead") < r.output.index("frames of")  # said before generating, not after
+    assert "writing a GIF instead" in r.output and (tmp_path / "c.gif").exists() and (tmp_path / "c_frames.png").exists()
 
 
 def test_edit_uses_the_methods_own_official_dilation():

@@ -33,9 +33,15 @@ declare_methods(BUILTIN_METHODS)
 
 _LAZY = {
     "CheckpointError": "sinkit.core.checkpoint",
+    "CheckpointWriteError": "sinkit.core.checkpoint",
     "SinkitError": "sinkit.core.errors",
     "CapabilityError": "sinkit.core.errors",
     "ImageReadError": "sinkit.core.io",
+    "OutputPathError": "sinkit.core.io",
+    "LockedError": "sinkit.core.locks",
+    "ResourceLimitError": "sinkit.core.resources",
+    "RunDirectoryError": "sinkit.core.training",
+    "RunExistsError": "sinkit.core.training",
     "load_image": "sinkit.core.io",
     "load_mask": "sinkit.core.io",
     "save_grid": "sinkit.core.io",

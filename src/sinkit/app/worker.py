@@ -55,7 +55,7 @@ def train_run(run_dir: str | Path, parent_pid: int | None = None) -> int:
             config = config_from_dict(cls.config_class, job["config"])
         files = {name: run_dir / rel for name, rel in (job.get("inputs") or {}).items()}
         if files:
-            inputs = cls.load_inputs(files)
+            inputs = cls.load_inputs(files, config=config)  # decoded as `sinkit train` does, so either resumes the other's run
         elif resume:
             inputs = {k: v.cpu() for k, v in load(run_dir, device="cpu").training_inputs.items()}
         else:
@@ -99,7 +99,7 @@ def calibrate(spec_path: str | Path, result_path: str | Path) -> int:
         spec = json.loads(Path(spec_path).read_text())
         cls = get_method(spec["method"])
         config = config_from_dict(cls.config_class, spec["config"])
-        inputs = cls.load_inputs(dict(spec["inputs"]))
+        inputs = cls.load_inputs(dict(spec["inputs"]), config=config)
         points, seconds = [], []
 
         def run(k: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .common import DEVICE_OPTION, echo_path, friendly_errors, load_model, parse_scale, parse_set
+from .common import ALLOW_INCOMPLETE_OPTION, COUNT, DEVICE_OPTION, MAX_MEMORY_OPTION, echo_path, friendly_errors, guard_memory, interruptible, load_model, parse_scale, parse_set
 
 
 def _metric_list(text: str) -> list[str]:
@@ -55,16 +55,18 @@ METRICS_HELP = "Comma-separated metrics or 'all': sifid64, sifid192, lpips_div, 
 @click.argument("real", type=click.Path(exists=True, dir_okay=False))
 @click.argument("samples", type=click.Path(exists=True))
 @click.option("--start-scale", default="N", show_default=True, help="When SAMPLES is a model: first scale with random noise (N, N-1, ... or 0, 1, ...).")
-@click.option("--num", default=10, show_default=True, help="When SAMPLES is a model: samples to draw.")
+@click.option("--num", default=10, show_default=True, type=COUNT, help="When SAMPLES is a model: samples to draw.")
 @click.option("--seed", default=0, show_default=True, help="When SAMPLES is a model: sampling seed.")
 @click.option("--metrics", "metric_text", default="all", show_default=True, help=METRICS_HELP)
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), help="Fidelity mode: also score PSNR / RMSE (0-255) / SSIM / MS-SSIM of the first sample against this image.")
 @click.option("--inception", default="fid", show_default=True, type=click.Choice(["fid", "torchvision"]), help="SIFID weights: TF FID port, or the torchvision ImageNet weights the official SinGAN script used.")
 @click.option("--offline", is_flag=True, help="Never try to download metric weights.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the scores to this JSON file.")
+@MAX_MEMORY_OPTION
+@ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def eval_command(real, samples, start_scale, num, seed, metric_text, reference, inception, offline, json_out, device):
+def eval_command(real, samples, start_scale, num, seed, metric_text, reference, inception, offline, json_out, max_memory, allow_incomplete, device):
     """Score SAMPLES against the training image REAL.
 
     SAMPLES is a folder of images (all of one size), a single image, or a trained
@@ -79,17 +81,21 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
     """
     from ..core.capabilities import Sampler, require
     from ..core.device import resolve_device
-    from ..core.io import load_image
+    from ..core.io import ensure_dir, load_image
     from ..core.pyramid_model import PyramidModel
     from ..metrics.evaluate import _DeepModels, deep_metric_status, evaluate_fidelity, evaluate_samples
 
     dev = resolve_device(device)
     names = _metric_list(metric_text)
+    if json_out:
+        ensure_dir(Path(json_out).parent, "folder of --json")
     path = Path(samples)
     if path.is_dir() and (path / "model.safetensors").exists():
-        model = load_model(str(path), dev)
+        model = load_model(str(path), dev, allow_incomplete=allow_incomplete)
         require(model, Sampler, "draw samples to score (sinkit eval MODEL)")
         options = {"start_scale": parse_scale(start_scale, model.num_scales, param_hint="--start-scale")} if isinstance(model, PyramidModel) else {}
+        h, w = model.output_size()
+        guard_memory(model, (h, w), outputs=num, batch=min(num, 16), max_memory=max_memory, what=f"{num} samples of {h}x{w} px", hint="use a smaller --num")
         fake = model.sample(num, generator=seed, **options)
         image = model.training_image()
         click.echo(f"{num} samples from {path} (start scale {start_scale}); scoring against the model's training image at {image.shape[2]}x{image.shape[3]} px")
@@ -131,9 +137,9 @@ def eval_command(real, samples, start_scale, num, seed, metric_text, reference, 
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder: models, sheets, results.csv, summary.md, plot (one sub-folder per method-preset when several).")
 @click.option("--method", default="singan", show_default=True, help="Any registered method (sinkit.available_methods()); several comma-separated (singan,sinir), each optionally METHOD:PRESET.")
 @click.option("--preset", default="fast", show_default=True, help="The methods' hyperparameter preset (unless given as METHOD:PRESET).")
-@click.option("--samples", default=10, show_default=True, help="Samples per image and start scale (SinGAN's paper: 100).")
+@click.option("--samples", default=10, show_default=True, type=click.IntRange(min=2), help="Samples per image and start scale (SinGAN's paper: 100; at least 2 for the diversity measures).")
 @click.option("--start-scales", default="N,N-1", show_default=True, help="Comma-separated start scales: N (coarsest), N-1, ... or indices 0, 1, ...")
-@click.option("--limit", type=int, help="Only the first LIMIT images (natural file order).  [default: all]")
+@click.option("--limit", type=COUNT, help="Only the first LIMIT images (natural file order).  [default: all]")
 @click.option("--seed", default=0, show_default=True, help="Sampling seed.")
 @click.option("--seeds", "seed_text", help="Comma-separated training seeds (the config's seed): one run per image and seed, e.g. 0,1,2.  [default: the preset's seed, one run per image]")
 @click.option("--metrics", "metric_text", default="all", show_default=True, help=METRICS_HELP)
@@ -171,6 +177,7 @@ def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit
     """
     from ..bench import BenchSettings, run_benchmarks, write_comparison, write_reports
     from ..core.config import resolve_config
+    from ..core.io import ensure_dir
     from ..core.registry import get_method
     from ..metrics.evaluate import deep_metric_status
 
@@ -221,9 +228,15 @@ def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit
 
         ray = RayOptions(address=ray_address, num_cpus=ray_cpus, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task,
                          memory_per_task_gb=memory_per_task, max_retries=max_retries)
+    ensure_dir(out_dir, "benchmark folder")
     start = time.perf_counter()
-    folders = run_benchmarks(dataset, out_dir, all_settings, ray=ray, limit=limit, device=device, download=not offline,
-                             progress=not quiet, log=click.echo)
+
+    def interrupted(signum: int) -> str:
+        return f"interrupted: finished images are kept in {out_dir}; run the same command again to continue (the image in progress resumes from its last checkpoint)"
+
+    with interruptible(interrupted):
+        folders = run_benchmarks(dataset, out_dir, all_settings, ray=ray, limit=limit, device=device, download=not offline,
+                                 progress=not quiet, log=click.echo)
     click.echo(f"bench finished in {(time.perf_counter() - start) / 60:.1f} min")
     for out in folders:
         for name in ("results.csv", "summary.md", "metric_vs_time.png"):

@@ -12,12 +12,28 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import shlex
+import signal
 import time
 from pathlib import Path
 
 import click
 
-from .common import DEVICE_OPTION, echo_path, friendly_errors, load_model, parse_scale, parse_set
+from .common import (
+    ALLOW_INCOMPLETE_OPTION,
+    COUNT,
+    DEVICE_OPTION,
+    MAX_MEMORY_OPTION,
+    POSITIVE,
+    echo_path,
+    error_line,
+    friendly_errors,
+    guard_memory,
+    interruptible,
+    load_model,
+    parse_scale,
+    parse_set,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -71,6 +87,7 @@ class TrainCommand(click.Command):
     def parse_args(self, ctx, args):
         from ..core.registry import get_method
 
+        ctx.meta["sinkit_args"] = list(args)  # to print the exact command that resumes an interrupted run
         name = _method_from_args(args) or "singan"
         try:
             ctx.meta["sinkit_method_params"] = _method_params(get_method(name))
@@ -108,6 +125,7 @@ class TrainCommand(click.Command):
 @click.option("--method", default="singan", show_default=True, help="Training method (list below).")
 @click.option("--preset", default="paper", show_default=True, help="Hyperparameter preset of the method (list below; paper = official defaults).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out (same image and options).")
+@click.option("--overwrite", is_flag=True, help="Replace the run in --out: its model, per-scale images and samples are deleted first.")
 @click.option("--max-size", type=int, help="Long side of the training image / finest scale, px.  [preset]")
 @click.option("--iters", type=int, help="Training iterations (per scale for pyramid methods).  [preset]")
 @click.option("--seed", type=int, help="Random seed (initialisation, noise).  [preset: 0]")
@@ -119,20 +137,26 @@ class TrainCommand(click.Command):
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @DEVICE_OPTION
 @friendly_errors
-def train(image, out_dir, method, preset, resume, max_size, iters, seed, bf16, task, factor, extra, num_samples, quiet, device, **method_options):
+def train(image, out_dir, method, preset, resume, overwrite, max_size, iters, seed, bf16, task, factor, extra, num_samples, quiet, device, **method_options):
     """Train a model on IMAGE and save it to --out.
+
+    A checkpoint is saved as training goes (after every scale, or every few
+    minutes), so Ctrl-C loses little: the message says how to resume.  An --out
+    that already holds a model is refused unless --resume or --overwrite.
 
     \b
     Examples:
       sinkit train photo.jpg --out runs/photo                  # paper defaults
       sinkit train photo.jpg --out runs/photo --preset fast    # minutes on a CPU
       sinkit train photo.jpg --out runs/photo --resume         # after Ctrl-C
+      sinkit train other.jpg --out runs/photo --overwrite      # replace that run
       sinkit train LR.png --out runs/lr --task sr --factor 4   # then: sinkit upscale runs/lr
       sinkit train fire.png --out runs/fire --noise-padding    # for: sinkit animate
     """
     from ..core.capabilities import Sampler
-    from ..core.config import replace_config, resolve_config
-    from ..core.io import save_grid, save_image
+    from ..core.checkpoint import CheckpointWriteError
+    from ..core.config import check_config, replace_config, resolve_config
+    from ..core.io import image_size, save_grid, save_image
     from ..core.registry import get_method
 
     cls = get_method(method)
@@ -156,12 +180,23 @@ def train(image, out_dir, method, preset, resume, max_size, iters, seed, bf16, t
         flags = ", ".join("--" + k.replace("_", "-") for k in missing)
         raise click.UsageError(f"{method} has no option {flags} (see sinkit train --method {method} --help)")
     overrides.update(parse_set(extra, base))
-    config = replace_config(base, **overrides)
-    tensors = cls.load_inputs(inputs)
-    img = tensors[cls.inputs[0].name]
-    click.echo(f"training {method} ({preset} preset) on {image} ({img.shape[2]}x{img.shape[3]} px) -> {out_dir}")
-    start = time.perf_counter()
-    model = cls.fit(tensors, config, out_dir=out_dir, resume=resume, device=device, progress=not quiet)
+    if resume and overwrite:
+        raise click.UsageError("--resume continues the run in --out, --overwrite replaces it: give one of them")
+    config = check_config(replace_config(base, **overrides))
+    resume_cmd = _resume_command(click.get_current_context())
+    with interruptible(lambda signum: _interrupted_line(signum, out_dir, resume_cmd)):
+        tensors = cls.load_inputs(inputs, config=config)
+        img = tensors[cls.inputs[0].name]
+        file_h, file_w = image_size(image)
+        decoded = "" if (file_h, file_w) == tuple(img.shape[-2:]) else f", decoded at {img.shape[2]}x{img.shape[3]}"
+        click.echo(f"training {method} ({preset} preset) on {image} ({file_h}x{file_w} px{decoded}) -> {out_dir}")
+        if resume and not (Path(out_dir) / "model.safetensors").exists():
+            click.echo(f"note: nothing to resume in {out_dir} yet: starting a new run")
+        start = time.perf_counter()
+        try:
+            model = cls.fit(tensors, config, out_dir=out_dir, resume=resume, overwrite=overwrite, device=device, progress=not quiet)
+        except CheckpointWriteError as err:
+            raise click.ClickException(f"{error_line(err)}; once fixed, resume with: {resume_cmd}") from err
     elapsed = time.perf_counter() - start
     click.echo(f"trained in {elapsed:.1f} s")
     echo_path("checkpoint", out_dir)
@@ -174,21 +209,42 @@ def train(image, out_dir, method, preset, resume, max_size, iters, seed, bf16, t
         echo_path("reconstruction", save_image(model.reconstruction(), Path(out_dir) / "reconstruction.png"))
 
 
+def _resume_command(ctx) -> str:
+    """The command line that resumes this ``sinkit train`` run: the same arguments, ``--resume``
+    instead of ``--overwrite``."""
+    args = [a for a in ctx.meta.get("sinkit_args", []) if a not in ("--resume", "--overwrite")]
+    return shlex.join(["sinkit", "train", *args, "--resume"])
+
+
+def _interrupted_line(signum: int, out_dir: str, resume_cmd: str) -> str:
+    from ..core.registry import load
+    from ..core.training import progress_of
+
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    try:
+        saved = f"{out_dir} keeps the last checkpoint ({progress_of(load(out_dir, device='cpu'))})"
+    except Exception:  # noqa: BLE001 -- no checkpoint yet, or none readable: nothing to report but the command
+        saved = f"nothing was saved in {out_dir} yet"
+    return f"{what}: {saved}; resume with: {resume_cmd}"
+
+
 # ----------------------------------------------------------------------------- sample
 @cli.command()
 @click.argument("model_dir", type=click.Path(exists=True))
-@click.option("--num", default=8, show_default=True, help="Number of samples.")
+@click.option("--num", default=8, show_default=True, type=COUNT, help="Number of samples.")
 @click.option("--out", "out_dir", default="samples", show_default=True, type=click.Path(file_okay=False), help="Output folder for PNGs and the contact sheet.")
 @click.option("--start-scale", default="0", show_default=True, help="Pyramid models: first scale with random noise: 0 (= N, most diverse), 1 (= N-1), ...")
-@click.option("--scale-h", default=1.0, show_default=True, help="Width factor of the samples (official 'arbitrary size' default 1.5).")
-@click.option("--scale-v", default=1.0, show_default=True, help="Height factor of the samples.")
+@click.option("--scale-h", default=1.0, show_default=True, type=POSITIVE, help="Width factor of the samples (official 'arbitrary size' default 1.5).")
+@click.option("--scale-v", default=1.0, show_default=True, type=POSITIVE, help="Height factor of the samples.")
 @click.option("--seed", default=0, show_default=True, help="Random seed: the same seed gives the same images.")
-@click.option("--batch-size", default=16, show_default=True, help="Samples per forward pass.")
+@click.option("--batch-size", default=16, show_default=True, type=COUNT, help="Samples per forward pass.")
 @click.option("--method", default=None, help="When MODEL_DIR is an image: a training-free method to sample with (the image is the model).")
 @click.option("--preset", default=None, help="With --method on an image: the method's preset.  [default: paper]")
+@MAX_MEMORY_OPTION
+@ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_size, method, preset, device):
+def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_size, method, preset, max_memory, allow_incomplete, device):
     """Draw random samples from a trained model (or from an image, with a training-free --method).
 
     \b
@@ -197,24 +253,31 @@ def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_s
       sinkit sample runs/photo --num 8 --start-scale N-1 --scale-h 2.0 --seed 7
     """
     from ..core.capabilities import Sampler, require
-    from ..core.io import save_grid, save_image
+    from ..core.io import ensure_dir, save_grid, save_image
+    from ..core.pyramid import scaled_sizes
     from ..core.pyramid_model import PyramidModel
 
-    model = load_model(model_dir, device, method=method, preset=preset)
+    out = ensure_dir(out_dir)
+    model = load_model(model_dir, device, method=method, preset=preset, allow_incomplete=allow_incomplete)
     require(model, Sampler, "draw random samples (sinkit sample)")
     options = {}
+    h, w = model.output_size()
     if isinstance(model, PyramidModel):
         options = {"start_scale": parse_scale(start_scale, model.num_scales, param_hint="--start-scale"), "batch_size": batch_size, "scale_h": scale_h, "scale_v": scale_v}
         size = None
+        out_h, out_w = scaled_sizes(model.sizes, scale_h, scale_v)[model.num_scales - 1]
     else:
         if start_scale.strip().upper() not in ("0", "N"):
             raise click.BadParameter(f"{model.method} models have no pyramid start scales", param_hint="--start-scale")
-        h, w = model.output_size()
-        size = (max(1, round(h * scale_v)), max(1, round(w * scale_h)))
+        size = out_h, out_w = (max(1, round(h * scale_v)), max(1, round(w * scale_h)))
+    guard_memory(
+        model, (out_h, out_w), outputs=num, batch=min(num, batch_size), max_memory=max_memory,
+        what=f"{num} samples of {out_h}x{out_w} px (batches of {min(num, batch_size)})",
+        hint="use a smaller --batch-size or --num, or smaller --scale-h/--scale-v",
+    )
     start = time.perf_counter()
     samples = model.sample(num, size=size, generator=seed, **options)
     elapsed = time.perf_counter() - start
-    out = Path(out_dir)
     for i in range(samples.shape[0]):
         save_image(samples[i : i + 1], out / f"sample_{i:03d}.png")
     sheet = save_grid(samples, out / "contact_sheet.png")
@@ -229,9 +292,11 @@ def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_s
 @click.option("--primitive", "--input", "condition_path", required=True, type=click.Path(dir_okay=False), help="The (edited) primitive / condition image to translate.")
 @click.option("--out", "out_dir", default="translate_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (for methods with noise).")
+@MAX_MEMORY_OPTION
+@ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def translate(model_dir, condition_path, out_dir, seed, device):
+def translate(model_dir, condition_path, out_dir, seed, max_memory, allow_incomplete, device):
     """Translate a primitive (edges, segmentation...) into an image with a conditional model.
 
     \b
@@ -239,16 +304,21 @@ def translate(model_dir, condition_path, out_dir, seed, device):
       sinkit translate runs/face --primitive face_edges_edited.png --out out/
     """
     from ..core.capabilities import Translator, require
-    from ..core.io import load_image, save_grid, save_image
+    from ..core.io import ensure_dir, load_image, save_grid, save_image
     from ..core.resize import resize
 
-    model = load_model(model_dir, device)
+    out = ensure_dir(out_dir)
+    model = load_model(model_dir, device, allow_incomplete=allow_incomplete)
     require(model, Translator, "translate primitives (sinkit translate)")
     condition = load_image(condition_path).to(model.device)
+    guard_memory(
+        model, tuple(condition.shape[-2:]), max_memory=max_memory,
+        what=f"translating a {condition.shape[2]}x{condition.shape[3]} px {model.condition_name}",
+        hint=f"use a smaller {model.condition_name}",
+    )
     start = time.perf_counter()
     result = model.translate(condition, generator=seed)
     click.echo(f"translated {condition.shape[2]}x{condition.shape[3]} -> {result.shape[2]}x{result.shape[3]} px in {time.perf_counter() - start:.2f} s")
-    out = Path(out_dir)
     echo_path("result", save_image(result, out / "result.png"))
     echo_path(model.condition_name, save_image(condition, out / f"{model.condition_name}.png"))
     size = tuple(result.shape[-2:])

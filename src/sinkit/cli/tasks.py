@@ -16,8 +16,22 @@ from pathlib import Path
 
 import click
 
+from ..core.io import ensure_dir
 from ..core.scales import scale_label as _label
-from .common import DEVICE_OPTION, echo_path, friendly_errors, load_model, parse_scale, parse_scales
+from .common import (
+    ALLOW_INCOMPLETE_OPTION,
+    COUNT,
+    DEVICE_OPTION,
+    MAX_MEMORY_OPTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    echo_path,
+    friendly_errors,
+    guard_memory,
+    load_model,
+    parse_scale,
+    parse_scales,
+)
 
 __all__ = ["COMMANDS"]
 
@@ -47,13 +61,30 @@ def training_image(model):
     return finest(model)
 
 
-def _load(model_dir, device, method=None, action="inject images (paint, edit, harmonize, transfer)"):
+def _load(model_dir, device, method=None, action="inject images (paint, edit, harmonize, transfer)", allow_incomplete=False):
     """The model (or, for a training-free --method, the image as a model), checked to be injectable."""
     from ..core.capabilities import Injectable, require
 
-    model = load_model(model_dir, device, method=method)
+    model = load_model(model_dir, device, method=method, allow_incomplete=allow_incomplete)
     require(model, Injectable, action)
     return model
+
+
+def _load_input(path: str, model, *, mask: bool = False):
+    """An input image (or mask) for a task; a file far larger than the model's output is decoded at
+    reduced size (:func:`~sinkit.core.io.load_image` ``max_size``)."""
+    from ..core.io import load_image, load_mask
+
+    limit = max(model.output_size())
+    return (load_mask if mask else load_image)(path, max_size=limit).to(model.device)
+
+
+def _guard(model, size, outputs: int, max_memory, name: str) -> None:
+    guard_memory(
+        model, tuple(size), outputs=outputs, max_memory=max_memory,
+        what=f"{name} at {outputs} scale(s), {size[0]}x{size[1]} px each",
+        hint="use fewer scales (--scale) or a smaller input",
+    )
 
 
 def _scales(text: str, model) -> list[int]:
@@ -96,14 +127,16 @@ def _write_sweep(results: dict, out: Path, first: list, first_labels: list[str],
 @click.option("--paint", "paint_path", required=True, type=click.Path(dir_okay=False), help="Clipart / paint image (flat colours).")
 @SCALE_OPTION
 @click.option("--quantize", is_flag=True, help="Map the paint to the training image's k main colours at the scale (k-means; no retraining).")
-@click.option("--k", "k", default=5, show_default=True, help="Colours for --quantize (official 5).")
+@click.option("--k", "k", default=5, show_default=True, type=COUNT, help="Colours for --quantize (official 5).")
 @click.option("--keep-shape", is_flag=True, help="Generate at the paint's aspect ratio instead of stretching it to the training image's.")
 @SEED_OPTION
 @_out_option("paint_out")
 @METHOD_OPTION
+@MAX_MEMORY_OPTION
+@ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_dir, method, device):
+def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_dir, method, max_memory, allow_incomplete, device):
     """Paint-to-image: inject a clipart at a coarse scale (SinGAN sec. 4; paper: N-1 or N-2).
 
     \b
@@ -111,16 +144,17 @@ def paint(model_dir, paint_path, scale_text, quantize, k, keep_shape, seed, out_
       sinkit paint runs/aurora --paint aurora_paint.png --scale N-1
       sinkit paint runs/aurora --paint aurora_paint.png --scale all --quantize
     """
-    from ..core.io import load_image, save_grid, save_image
+    from ..core.io import save_grid, save_image
     from ..core.resize import resize
     from ..tasks import paint_to_image
-    from ..tasks.inject import fit_to_model
+    from ..tasks.inject import fit_to_model, shape_size
     from ..tasks.paint import color_centers, quantize_colors
 
-    model = _load(model_dir, device, method, "paint-to-image (sinkit paint)")
+    model = _load(model_dir, device, method, "paint-to-image (sinkit paint)", allow_incomplete)
     scales = _scales(scale_text, model)
-    out = Path(out_dir)
-    image = load_image(paint_path).to(model.device)
+    out = ensure_dir(out_dir)
+    image = _load_input(paint_path, model)
+    _guard(model, shape_size(model, image) if keep_shape else model.output_size(), len(scales), max_memory, "paint-to-image")
     results = {}
     with _report_adjustments():
         start = time.perf_counter()
@@ -159,24 +193,27 @@ def _blend_command(name: str, short: str, doc: str):
     @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="The edited / composite image.")
     @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False), help="White = region to regenerate (grey/RGB/RGBA accepted; thresholded at 0.5).")
     @SCALE_OPTION
-    @click.option("--dilation", type=int, default=None, help="Mask dilation: disk radius in px at the model's output size.  [default: the method's official value, e.g. SinGAN 20 for edit, 7 for harmonize]")
-    @click.option("--blur", "blur_sigma", default=BLUR_SIGMA, show_default=True, help="Mask Gaussian blur sigma, px (official 5).")
+    @click.option("--dilation", type=click.IntRange(min=0), default=None, help="Mask dilation: disk radius in px at the model's output size.  [default: the method's official value, e.g. SinGAN 20 for edit, 7 for harmonize]")
+    @click.option("--blur", "blur_sigma", default=BLUR_SIGMA, show_default=True, type=NON_NEGATIVE, help="Mask Gaussian blur sigma, px (official 5).")
     @click.option("--invert-mask/--no-invert-mask", default=None, help="Force or forbid inverting the mask.  [default: invert only if the input differs from the training image mostly outside the mask]")
     @SEED_OPTION
     @_out_option(f"{name}_out")
     @METHOD_OPTION
+    @MAX_MEMORY_OPTION
+    @ALLOW_INCOMPLETE_OPTION
     @DEVICE_OPTION
     @friendly_errors
-    def command(model_dir, input_path, mask_path, scale_text, dilation, blur_sigma, invert_mask, seed, out_dir, method, device):
-        from ..core.io import load_image, load_mask, save_grid, save_image
+    def command(model_dir, input_path, mask_path, scale_text, dilation, blur_sigma, invert_mask, seed, out_dir, method, max_memory, allow_incomplete, device):
+        from ..core.io import save_grid, save_image
         from ..tasks import edit, harmonize
 
         task = edit if name == "edit" else harmonize
-        model = _load(model_dir, device, method, f"{name} images (sinkit {name})")
+        model = _load(model_dir, device, method, f"{name} images (sinkit {name})", allow_incomplete)
         scales = _scales(scale_text, model)
-        out = Path(out_dir)
-        image = load_image(input_path).to(model.device)
-        mask = load_mask(mask_path).to(model.device)
+        out = ensure_dir(out_dir)
+        image = _load_input(input_path, model)
+        mask = _load_input(mask_path, model, mask=True)
+        _guard(model, model.output_size(), 2 * len(scales), max_memory, name)
         results = {}
         with _report_adjustments():
             start = time.perf_counter()
@@ -257,9 +294,11 @@ harmonize_cmd = _blend_command(
 @SEED_OPTION
 @_out_option("transfer_out")
 @METHOD_OPTION
+@MAX_MEMORY_OPTION
+@ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def transfer(model_dir, style_path, input_path, scale_text, keep_shape, seed, out_dir, method, device):
+def transfer(model_dir, style_path, input_path, scale_text, keep_shape, seed, out_dir, method, max_memory, allow_incomplete, device):
     """Plain injection of --input at --scale (SinIR style transfer; coarse = global change, fine = colours).
 
     \b
@@ -268,16 +307,16 @@ def transfer(model_dir, style_path, input_path, scale_text, keep_shape, seed, ou
       sinkit transfer runs/style --input content.jpg --scale all --keep-shape
       sinkit transfer --method gpdm --style style.jpg --input content.jpg   # training-free: the style image is the model
     """
-    from ..core.io import load_image, save_grid, save_image
+    from ..core.io import save_grid, save_image
     from ..core.resize import resize
     from ..tasks import inject
-    from ..tasks.inject import fit_to_model
+    from ..tasks.inject import fit_to_model, shape_size
 
     if (model_dir is None) == (style_path is None):
         raise click.UsageError("give the model as MODEL_DIR or, with a training-free --method, the style image as --style (one of the two)")
     if style_path is not None and method is None:
         raise click.UsageError("--style takes an image: give the training-free --method that models it (e.g. --method gpdm)")
-    model = _load(model_dir or style_path, device, method, "inject images (sinkit transfer)")
+    model = _load(model_dir or style_path, device, method, "inject images (sinkit transfer)", allow_incomplete)
     if scale_text is None:
         default = dict(getattr(model, "default_injection_scale", {})).get("transfer")
         if default is None:
@@ -285,8 +324,9 @@ def transfer(model_dir, style_path, input_path, scale_text, keep_shape, seed, ou
         valid = model.valid_injection_scales()
         scale_text = str(default + valid.stop if default < 0 else default)
     scales = _scales(scale_text, model)
-    out = Path(out_dir)
-    image = load_image(input_path).to(model.device)
+    out = ensure_dir(out_dir)
+    image = _load_input(input_path, model)
+    _guard(model, shape_size(model, image) if keep_shape else model.output_size(), len(scales), max_memory, "transfer")
     with _report_adjustments():
         start = time.perf_counter()
         results = {s: inject(model, image, s, keep_shape=keep_shape, generator=seed) for s in scales}
@@ -310,13 +350,15 @@ def transfer(model_dir, style_path, input_path, scale_text, keep_shape, seed, ou
 @click.command(short_help="Super-resolution with a model trained on the low-resolution image.")
 @MODEL_ARGUMENT
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="Low-resolution image.  [default: the training image]")
-@click.option("--factor", default=4.0, show_default=True, help="Total upscaling factor (k passes of the model's ratio r).")
+@click.option("--factor", default=4.0, show_default=True, type=POSITIVE, help="Total upscaling factor (k passes of the model's ratio r).")
 @click.option("--noise", type=click.Choice(["random", "zero"]), default="random", show_default=True, help="Noise injected with each pass (official: random).")
 @SEED_OPTION
 @_out_option("upscale_out")
+@MAX_MEMORY_OPTION
+@ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
+def upscale(model_dir, input_path, factor, noise, seed, out_dir, max_memory, allow_incomplete, device):
     """Super-resolution: k times, upsample by r and apply the finest generator (SinGAN sec. 4, fig. 10).
 
     Train the model on the low-resolution image with 'sinkit train LR.png --task sr --factor 4'.
@@ -334,17 +376,23 @@ def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
     from ..core.capabilities import require
     from ..core.pyramid_model import PyramidModel
 
-    model = load_model(model_dir, device)
+    model = load_model(model_dir, device, allow_incomplete=allow_incomplete)
     require(model, PyramidModel, "upscale images (sinkit upscale runs the finest generator of a pyramid)")
     image = training_image(model) if input_path is None else load_image(input_path).to(model.device)
     k, r = sr_steps(model, factor)
+    out = ensure_dir(out_dir)
+    final = (round(image.shape[2] * factor), round(image.shape[3] * factor))
+    guard_memory(
+        model, final, outputs=k + 2, max_memory=max_memory,
+        what=f"upscaling {image.shape[2]}x{image.shape[3]} px x{factor:g} to {final[0]}x{final[1]} px",
+        hint="use a smaller --factor or --input",
+    )
     if getattr(model.config, "sr_factor", None) == 0:
         click.echo("note: this model was not trained with --task sr (alpha 100, SR pyramid); results will be weaker")
     click.echo(f"{k} passes of x{r:.4f} (model ratio) to reach x{factor:g}")
     start = time.perf_counter()
     passes = upscale_fn(model, image, factor, noise=noise, generator=seed, return_all=True)
     _timed(f"upscaled {image.shape[2]}x{image.shape[3]} -> {passes[-1].shape[2]}x{passes[-1].shape[3]}", start)
-    out = Path(out_dir)
     result = passes[-1]
     bicubic = resize(image, tuple(result.shape[-2:]))
     echo_path("input", save_image(image, out / "input.png"))
@@ -360,13 +408,15 @@ def upscale(model_dir, input_path, factor, noise, seed, out_dir, device):
 @click.option("--start-scale", default="0", show_default=True, help="First scale whose noise moves: 0 (= N, largest motion), 1 (= N-1), ...")
 @click.option("--beta", default=0.9, show_default=True, help="Momentum of the z random walk (official 0.80-0.95; higher = smoother).")
 @click.option("--alpha", default=0.1, show_default=True, help="Pull of every frame towards the reconstruction noise (official 0.1).")
-@click.option("--frames", default=100, show_default=True, help="Number of frames.")
-@click.option("--fps", default=10.0, show_default=True, help="Frames per second.")
+@click.option("--frames", default=100, show_default=True, type=COUNT, help="Number of frames.")
+@click.option("--fps", default=10.0, show_default=True, type=POSITIVE, help="Frames per second.")
 @click.option("--out", "out_path", default="clip.gif", show_default=True, type=click.Path(dir_okay=False), help="Clip file: .gif (Pillow) or .mp4 (needs imageio-ffmpeg).")
 @SEED_OPTION
+@MAX_MEMORY_OPTION
+@ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def animate(model_dir, start_scale, beta, alpha, frames, fps, out_path, seed, device):
+def animate(model_dir, start_scale, beta, alpha, frames, fps, out_path, seed, max_memory, allow_incomplete, device):
     """Animation: a random walk in z-space from the reconstruction (SinGAN sec. 4).
 
     Best with a model trained with --noise-padding (as the official animation models).
@@ -377,27 +427,35 @@ def animate(model_dir, start_scale, beta, alpha, frames, fps, out_path, seed, de
       sinkit animate runs/lightning --start-scale N-1 --beta 0.85 --out clip.mp4
     """
     from ..core.io import save_grid
-    from ..tasks import VideoWriterUnavailable, save_animation
+    from ..tasks import VideoWriterUnavailable, check_animation_output, save_animation
     from ..tasks import animate as animate_fn
 
     from ..core.capabilities import require
     from ..core.pyramid_model import NoiseInputs, PyramidModel
 
-    model = load_model(model_dir, device)
+    if not (0 <= alpha <= 1 and 0 <= beta <= 1):
+        raise click.BadParameter(f"alpha and beta must be in [0, 1], got {alpha}, {beta}", param_hint="--alpha/--beta")
+    path = Path(out_path)
+    try:  # the file's suffix, writer and folder are checked before any frame is generated
+        check_animation_output(path, fps)
+    except VideoWriterUnavailable as err:
+        path = path.with_suffix(".gif")
+        click.echo(f"warning: {err}; writing a GIF instead: {path}")
+    model = load_model(model_dir, device, allow_incomplete=allow_incomplete)
     require(model, PyramidModel, "animate (sinkit animate walks through a pyramid's noise maps)")
     require(model, NoiseInputs, "animate (sinkit animate needs per-scale noise inputs)")
     index = parse_scale(start_scale, model.num_scales, param_hint="--start-scale")
+    guard_memory(
+        model, model.output_size(), outputs=2 * frames, batch=min(frames, 16), max_memory=max_memory,
+        what=f"{frames} frames of {model.output_size()[0]}x{model.output_size()[1]} px",
+        hint="use fewer --frames",
+    )
     if not getattr(model.config, "noise_padding", True):
         click.echo("note: this model was trained without noise padding (official animation models use it: sinkit train --noise-padding)")
     start = time.perf_counter()
     clip = animate_fn(model, start_scale=index, frames=frames, alpha=alpha, beta=beta, generator=seed)
     _timed(f"{frames} frames of {clip.shape[2]}x{clip.shape[3]} px", start)
-    path = Path(out_path)
-    try:
-        written = save_animation(clip, path, fps=fps)
-    except VideoWriterUnavailable as err:
-        written = save_animation(clip, path.with_suffix(".gif"), fps=fps)
-        click.echo(f"warning: {err}; wrote a GIF instead")
+    written = save_animation(clip, path, fps=fps)
     echo_path("clip", written)
     picks = sorted({0, frames // 4, frames // 2, (3 * frames) // 4, frames - 1})
     sheet = save_grid(

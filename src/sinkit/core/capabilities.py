@@ -18,6 +18,7 @@ use `sinkit translate`"), never an ``AttributeError``.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Mapping
 
@@ -25,7 +26,7 @@ import torch
 
 from .errors import CapabilityError
 
-__all__ = ["Sampler", "Translator", "Injectable", "require", "check_injection_scale", "CapabilityError", "describe_capabilities"]
+__all__ = ["Sampler", "Translator", "Injectable", "require", "check_sample_args", "check_injection_scale", "CapabilityError", "describe_capabilities"]
 
 
 class Sampler(ABC):
@@ -117,6 +118,23 @@ class Injectable(ABC):
         Returns:
             ``(num, 3, H', W')`` in ``[-1, 1]``.
         """
+
+
+def check_sample_args(num: int, *, batch_size: int = 1, scale_h: float = 1.0, scale_v: float = 1.0, size: tuple[int, int] | None = None) -> None:
+    """Check the arguments every :meth:`Sampler.sample` shares, before any work.
+
+    Raises:
+        ValueError: ``num`` or ``batch_size`` not an integer >= 1, a factor that is not a
+            finite number > 0, or a ``size`` that is not two integers >= 1.
+    """
+    for name, value in (("num", num), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    for name, value in (("scale_h", scale_h), ("scale_v", scale_v)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if size is not None and not (len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)):
+        raise ValueError(f"size must be (height, width) in px, two integers >= 1, got {size!r}")
 
 
 def require(model: Any, capability: type, action: str) -> None:

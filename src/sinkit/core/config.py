@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from typing import Any, TypeVar
 
-__all__ = ["config_to_dict", "config_from_dict", "replace_config", "resolve_config", "parse_overrides"]
+__all__ = ["config_to_dict", "config_from_dict", "replace_config", "resolve_config", "parse_overrides", "check_config"]
 
 C = TypeVar("C")
 
@@ -124,3 +125,22 @@ def parse_overrides(items, config: Any) -> dict[str, Any]:
             raise ValueError(f"{key} expects {type(current).__name__}, got {value!r}")
         out[key] = parsed
     return out
+
+
+def check_config(config: Any) -> Any:
+    """Reject numbers no training can use, whatever the method: NaN or infinite floats (a
+    ``--alpha nan`` would otherwise train for hours and produce a NaN model).
+
+    Each method's config checks its own rules in ``__post_init__``; this is the part every
+    config shares.  Returns ``config``.
+
+    Raises:
+        ValueError: ``"alpha must be a finite number, got nan"``.
+    """
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
+    return config

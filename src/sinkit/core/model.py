@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from .checkpoint import TRAINING_STATE_PREFIX, CheckpointError, save_checkpoint
-from .config import config_from_dict, config_to_dict, resolve_config
+from .config import check_config, config_from_dict, config_to_dict, resolve_config
 from .version import __version__
 
 __all__ = ["InputSpec", "OptionSpec", "SingleImageModel"]
@@ -172,6 +172,26 @@ class SingleImageModel(nn.Module):
         for methods without one.  The benchmark scores it against :meth:`training_image`."""
         return None
 
+    # ------------------------------------------------------------------ resources
+    #: live float32 activation maps of the widest layer at the peak of a forward pass, per image
+    #: (measured for SinGAN: ~5.2 at 32 channels; see docs/reliability.md)
+    activation_maps: ClassVar[float] = 6.0
+
+    def estimate_memory(self, size: tuple[int, int], *, batch: int = 1, outputs: int = 1) -> int:
+        """Estimated peak memory, bytes, of producing ``outputs`` images of ``size`` = ``(H, W)`` px,
+        ``batch`` at a time, without gradients (what the memory guard of ``sinkit sample`` and the
+        task commands compares with its limit, :mod:`sinkit.core.resources`).
+
+        Default, for fully convolutional models: ``4 bytes * H * W * (batch * widest * activation_maps
+        + 6 * outputs)`` -- the widest layer's activation maps of one batch, plus the finished
+        outputs (3 channels, kept twice while they are concatenated).  ``widest`` is the largest
+        ``out_channels`` of the model's layers.  Methods whose memory grows otherwise (patch
+        nearest-neighbour search: quadratic in the number of patches) override this.
+        """
+        h, w = size
+        widest = max((int(m.out_channels) for m in self.modules() if isinstance(getattr(m, "out_channels", None), int)), default=64)
+        return int(4 * h * w * (batch * widest * self.activation_maps + 6 * outputs))
+
     # ------------------------------------------------------------------ persistence
     def structure(self) -> dict:
         """JSON-ready description of the skeleton (besides the config) that :meth:`from_structure`
@@ -231,8 +251,9 @@ class SingleImageModel(nn.Module):
 
         Raises:
             CheckpointError: the config is not this method's, a training input is
-                missing, or the tensors do not match the structure (missing,
-                unexpected or mis-shaped, each named).
+                missing, the tensors do not match the structure (missing,
+                unexpected or mis-shaped, each named) or the recorded input shapes,
+                or :meth:`check_consistency` fails.
         """
         try:
             config = config_from_dict(cls.config_class, meta["config"])
@@ -257,7 +278,22 @@ class SingleImageModel(nn.Module):
                     parts.append(f"{label} {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''} ({len(keys)})")
             raise CheckpointError(f"{cls.method} checkpoint: its tensors do not match its metadata: " + "; ".join(parts))
         model.load_state_dict(weights, strict=True)
+        recorded = meta.get("inputs")
+        if isinstance(recorded, dict):
+            for name, tensor in model.training_inputs.items():
+                if name in recorded and list(recorded[name]) != list(tensor.shape):
+                    raise CheckpointError(
+                        f"{cls.method} checkpoint: its {name} tensor is {tuple(tensor.shape)} but its metadata says {tuple(recorded[name])}"
+                    )
+        try:
+            model.check_consistency()
+        except ValueError as err:
+            raise CheckpointError(f"{cls.method} checkpoint is inconsistent: {err}") from err
         return model.eval()
+
+    def check_consistency(self) -> None:
+        """Called on every loaded model: raise ``ValueError`` when its parts disagree in a way the
+        tensor shapes cannot show (a pyramid whose image is not its finest size...).  Default: nothing."""
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -265,29 +301,69 @@ class SingleImageModel(nn.Module):
         cls,
         inputs: Any,
         config: Any = None,
+        *,
+        out_dir: str | Path | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
         **kwargs,
     ) -> "SingleImageModel":
         """Train a model (also spelled ``Model.train(...)``).
 
+        Everything that can be checked is checked before training starts: the config (finite
+        numbers, the method's own rules), the inputs, and the run directory
+        (:func:`~sinkit.core.training.start_run`).  The run directory's lock is held until
+        this returns or raises.
+
         Args:
             inputs: the training image (path or ``(1, 3, H, W)`` tensor in ``[-1, 1]``), or a
                 mapping of named inputs (:attr:`inputs`), e.g. ``{"image": ..., "primitive": ...}``.
+                Image files larger than the config's ``max_size`` needs are decoded at reduced size.
             config: a config of :attr:`config_class`, a preset name or None (the paper defaults).
-            kwargs: the method trainer's options (``out_dir``, ``resume``, ``device``,
-                ``progress``...; see the method's ``_fit``).
+            out_dir: the run directory (checkpoints, per-scale images); None keeps everything in memory.
+            resume: continue the interrupted (or finished) run in ``out_dir``.
+            overwrite: replace the run in ``out_dir``, removing all its outputs first.
+            kwargs: the method trainer's options (``device``, ``progress``, ``stop_after``...;
+                see the method's ``_fit``).
 
         Raises:
-            ValueError: unknown preset, missing or unknown inputs, bad values.
+            ValueError: unknown preset, missing or unknown inputs, bad values (a non-finite number).
+            RunExistsError: ``out_dir`` holds a model and neither ``resume`` nor ``overwrite`` is set.
+            RunDirectoryError: ``out_dir`` cannot be created or written.
+            LockedError: another process is training into ``out_dir``.
+            CheckpointWriteError: a checkpoint could not be written (disk full...); the previous
+                one is intact, resume from it.
         """
-        return cls._fit(cls.load_inputs(inputs), resolve_config(cls, config), **kwargs)
+        from .training import run_scope
+
+        config = resolve_config(cls, config)
+        check_config(config)
+        inputs = cls.load_inputs(inputs, config=config)
+        if out_dir is not None:
+            kwargs["out_dir"] = out_dir
+        if resume:
+            kwargs["resume"] = resume
+        with run_scope(overwrite=overwrite):
+            return cls._fit(inputs, config, **kwargs)
 
     @classmethod
     def _fit(cls, inputs: dict[str, torch.Tensor], config: Any, **kwargs) -> "SingleImageModel":
         raise NotImplementedError(f"{cls.__name__} does not implement training")
 
     @classmethod
-    def load_inputs(cls, inputs: Any) -> dict[str, torch.Tensor]:
+    def input_max_size(cls, config: Any) -> int | None:
+        """Long side, px, beyond which the training image is only ever downscaled (None: any size
+        is used as is).  Image files much larger than this are decoded at reduced size
+        (:func:`~sinkit.core.io.load_image` ``max_size``).  Default: the config's ``max_size``."""
+        size = getattr(config, "max_size", None)
+        return int(size) if isinstance(size, (int, float)) and size > 0 else None
+
+    @classmethod
+    def load_inputs(cls, inputs: Any, *, config: Any = None) -> dict[str, torch.Tensor]:
         """Normalise ``inputs`` (one image, or a mapping name -> path / tensor) to named tensors.
+
+        With ``config``, image files far larger than the model will use are decoded at
+        reduced size (:meth:`input_max_size`): a 10000x10000 photo for a 250 px model does
+        not need gigabytes of memory.
 
         Raises:
             ValueError: an input the method does not take, or a required one missing.
@@ -307,8 +383,10 @@ class SingleImageModel(nn.Module):
                 continue
             if torch.is_tensor(value):
                 out[name] = value
+            elif known[name].kind == "mask":
+                out[name] = load_mask(value)
             else:
-                out[name] = (load_mask if known[name].kind == "mask" else load_image)(value)
+                out[name] = load_image(value, max_size=None if config is None else cls.input_max_size(config))
         for spec in cls.inputs:
             if spec.required and spec.name not in out:
                 flag = "IMAGE" if spec is cls.inputs[0] else f"--{spec.name.replace('_', '-')}"

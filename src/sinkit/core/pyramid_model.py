@@ -94,6 +94,14 @@ class PyramidModel(SingleImageModel, Sampler, Injectable):
     def structure(self) -> dict:
         return {"pyramid": self.spec.to_dict()}
 
+    def check_consistency(self) -> None:
+        """The training image has the finest size of the pyramid, and no more scales are trained
+        than the pyramid has."""
+        if tuple(self.real.shape[-2:]) != tuple(self.spec.image_size):
+            raise ValueError(f"its image is {self.real.shape[-2]}x{self.real.shape[-1]} px but its pyramid's finest scale is {self.spec.image_size[0]}x{self.spec.image_size[1]}")
+        if not 1 <= self.num_scales <= self.spec.num_scales:
+            raise ValueError(f"{self.num_scales} trained scales for a pyramid of {self.spec.num_scales}")
+
     # ----------------------------------------------------------------- one scale and the loop
     @abstractmethod
     def forward_scale(self, index: int, x_up: torch.Tensor, *, noise: Any = "random", generator: torch.Generator | None = None) -> torch.Tensor:

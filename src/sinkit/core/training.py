@@ -13,25 +13,160 @@ Two drivers, one per kind of method:
   state (optimizers, schedulers, random generators, the iteration count), so a
   resumed run continues bit-identically on the same device.
 
-Both resume through :func:`resume_run`, which refuses a directory holding
-another method's model, another config or other training inputs.
+Every trainer starts with :func:`start_run`, the one place that decides what
+happens to an existing run directory (:func:`prepare_run_dir`): it must be
+creatable and writable; one process writes it at a time (a lock file,
+:mod:`sinkit.core.locks`); a directory holding a model is refused unless the
+run is resumed (``resume``: :func:`resume_run` checks it is the same method,
+config and training inputs) or replaced (``overwrite``: every output of the old
+run is removed first, its per-scale images included); temporary files of an
+interrupted save are removed.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import contextvars
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import TRAINING_STATE_PREFIX, CheckpointError, load_checkpoint, read_metadata
+from .checkpoint import CONFIG_FILE, TRAINING_STATE_PREFIX, WEIGHTS_FILE, CheckpointError, load_checkpoint, read_metadata, remove_orphans
+from .errors import SinkitError
+from .io import OutputPathError, ensure_dir
+from .locks import DirectoryLock
 from .registry import load
 from .state import flatten_state, unflatten_state
 
-__all__ = ["Phase", "start_run", "resume_run", "scale_seed", "train_scales", "train_iterations", "load_training_state"]
+__all__ = ["Phase", "RunDirectoryError", "RunExistsError", "RUN_OUTPUTS", "run_scope", "prepare_run_dir", "progress_of", "start_run", "resume_run", "scale_seed", "train_scales", "train_iterations", "load_training_state"]
+
+
+#: what a training run writes into its directory; ``overwrite`` removes these (plus the method's
+#: own ``run_outputs``) before a new run starts there
+RUN_OUTPUTS = (WEIGHTS_FILE, CONFIG_FILE, "scales", "samples.png", "reconstruction.png")
+
+
+class RunDirectoryError(SinkitError, RuntimeError):
+    """The run directory cannot be used: it cannot be created or written, or it holds another run."""
+
+
+class RunExistsError(RunDirectoryError):
+    """The run directory holds a model (finished or interrupted) and neither ``resume`` nor
+    ``overwrite`` was given (``sinkit train --resume`` / ``--overwrite``; the message says which fits)."""
+
+
+@dataclass
+class _Scope:
+    overwrite: bool = False
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+
+_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("sinkit_run_scope", default=None)
+
+
+@contextlib.contextmanager
+def run_scope(*, overwrite: bool = False):
+    """The lifetime of one training call (:meth:`~sinkit.core.model.SingleImageModel.fit` opens it):
+    the run directory's lock taken by :func:`start_run` inside it is released when it ends, however
+    it ends (return, exception, Ctrl-C), and ``overwrite`` reaches :func:`start_run` without every
+    method's trainer having to pass it on."""
+    scope = _Scope(overwrite=overwrite)
+    token = _SCOPE.set(scope)
+    try:
+        with scope.stack:
+            yield scope
+    finally:
+        _SCOPE.reset(token)
+
+
+def _describe_run(out_dir: Path) -> tuple[str, bool]:
+    """What the run directory holds, for messages, and whether it can be resumed:
+    ``("a finished singan model", False)``, ``("an interrupted singan run (3 of 8 scales)", True)``."""
+    try:
+        model = load(out_dir, device="cpu")
+    except (CheckpointError, OSError, ValueError) as err:
+        return f"an unreadable model ({' '.join(str(err).split())[:120]})", False
+    if model.complete:
+        return f"a finished {model.method} model", False
+    return f"an interrupted {model.method} run ({progress_of(model)})", True
+
+
+def progress_of(model) -> str:
+    """How far training got: ``"3 of 8 scales"`` (pyramids), ``"700 of 2000 iterations"``, or ``"complete"``."""
+    total_scales = getattr(getattr(model, "spec", None), "num_scales", None)
+    if total_scales is not None and hasattr(model, "num_scales"):
+        return f"{model.num_scales} of {total_scales} scales"
+    info = model.info
+    if "total_iterations" in info:
+        return f"{int(info.get('iteration', 0))} of {int(info['total_iterations'])} iterations"
+    return "complete" if model.complete else "unfinished"
+
+
+def prepare_run_dir(
+    out_dir: str | Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    extra_outputs: tuple[str, ...] = (),
+) -> None:
+    """Make ``out_dir`` ready for a run, or refuse it, before any training happens.
+
+    * ``out_dir`` must be a directory that can be created and written;
+    * its lock is taken (released when the enclosing :func:`run_scope` ends; without one,
+      when the process exits), so a second writer fails with a
+      :class:`~sinkit.core.locks.LockedError` naming the first one's PID;
+    * temporary files of an interrupted save are removed;
+    * a directory holding a model is refused unless ``resume`` (the caller then loads it) or
+      ``overwrite`` (every output of the old run, :data:`RUN_OUTPUTS` and ``extra_outputs``,
+      its per-scale images ``scales/`` included, is removed now).  A folder without a model keeps
+      its files: they may not be sinkit's.
+
+    Raises:
+        ValueError: both ``resume`` and ``overwrite``.
+        RunExistsError: a model is there and neither flag was given.
+        RunDirectoryError: ``out_dir`` is a file, or cannot be created or written.
+        LockedError: another live process writes ``out_dir``.
+    """
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: --resume continues the run in --out, --overwrite replaces it")
+    try:
+        out = ensure_dir(out_dir, "run directory")
+    except OutputPathError as err:
+        raise RunDirectoryError(str(err)) from err
+    lock = DirectoryLock(out, action="train")
+    try:
+        lock.acquire()
+    except OSError as err:
+        raise RunDirectoryError(f"cannot write in the run directory {out}: {err.strerror or err}") from err
+    scope = _SCOPE.get()
+    if scope is not None:
+        scope.stack.callback(lock.release)
+    else:
+        atexit.register(lock.release)
+    try:
+        remove_orphans(out)
+        has_model = (out / WEIGHTS_FILE).exists()
+        if has_model and not resume and not overwrite:
+            what, resumable = _describe_run(out)
+            hint = "pass --resume to continue it, or --overwrite to start over" if resumable else "pass --overwrite to replace it (or choose another --out)"
+            raise RunExistsError(f"{out} already holds {what}; {hint}")
+        if overwrite and has_model:  # a sinkit run is there: these names are its outputs (never a stranger's config.json)
+            for name in dict.fromkeys(RUN_OUTPUTS + tuple(extra_outputs)):
+                target = out / name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                elif target.exists() or target.is_symlink():
+                    target.unlink()
+    except BaseException:
+        if scope is None:
+            lock.release()
+        raise
 
 
 def scale_seed(seed: int, index: int) -> int:
@@ -94,16 +229,29 @@ def start_run(
     resume: bool,
     device: torch.device | str,
     create: Callable[[], Any],
+    overwrite: bool | None = None,
 ) -> tuple[Any, Any | None]:
     """The model to train: the interrupted run in ``out_dir`` when ``resume`` (checked by
     :func:`resume_run`), else ``create()``; and the saved training state of an iteration-driven
     run (:func:`load_training_state`), or None.
 
-    Every trainer starts here, so what happens to an existing run directory is decided in one place.
+    Every trainer starts here, so what happens to an existing run directory is decided in one
+    place: :func:`prepare_run_dir` (lock, refusal of a directory holding a model unless
+    ``resume`` or ``overwrite``, removal of the old outputs with ``overwrite``).
+
+    Args:
+        overwrite: replace a run in ``out_dir``; None takes the value given to the enclosing
+            :meth:`~sinkit.core.model.SingleImageModel.fit` (:func:`run_scope`).
 
     Raises:
+        RunExistsError, RunDirectoryError, LockedError: as :func:`prepare_run_dir`.
         CheckpointError, ValueError: as :func:`resume_run`.
     """
+    if overwrite is None:
+        scope = _SCOPE.get()
+        overwrite = scope.overwrite if scope is not None else False
+    if out_dir is not None:
+        prepare_run_dir(out_dir, resume=resume, overwrite=overwrite, extra_outputs=tuple(getattr(model_class, "run_outputs", ())))
     model = resume_run(out_dir, model_class, inputs, config, device) if resume else None
     if model is None:
         return create(), None
@@ -145,6 +293,13 @@ def train_scales(
         model.info.setdefault(key, [])
     total = model.spec.num_scales
     last = total if stop_after is None else min(stop_after, total)
+    if out_dir is not None and write_scale_images is not None:
+        # A resumed run: a process killed after a checkpoint but before (or while) writing that
+        # scale's images left them missing or partial; the last trained scale's are rewritten.
+        for index in range(model.num_scales):
+            folder = Path(out_dir) / "scales" / f"{index:02d}"
+            if index == model.num_scales - 1 or not folder.is_dir():
+                write_scale_images(model, index, folder)
     for index in range(model.num_scales, last):
         start = time.perf_counter()
         state, losses = train_scale(index)

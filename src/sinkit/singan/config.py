@@ -65,6 +65,11 @@ class SinGANConfig:
     seed: int = 0
     """seed of initialisation, training noise and z* (each scale reseeds from it)"""
 
+    @property
+    def receptive_field(self) -> int:
+        """Receptive field of a generator / discriminator, px (11 for 5 layers of 3x3, paper sec. 2.1)."""
+        return self.num_layers * (self.kernel_size - 1) + 1
+
     def channels(self, index: int) -> int:
         """Network width at scale ``index`` (0 = coarsest): 32 for 0-3, 64 for 4-7, 128 from 8."""
         return min(self.base_channels * 2 ** (index // self.channels_double_every), self.max_channels)
@@ -75,6 +80,14 @@ class SinGANConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.min_size > self.max_size:
             raise ValueError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and >= 1, got {self.kernel_size}")
+        if self.min_size < self.receptive_field:
+            # the discriminator's convolutions are unpadded (official): the coarsest scale must hold one receptive field
+            raise ValueError(
+                f"min_size ({self.min_size}) must be at least the networks' receptive field, "
+                f"{self.receptive_field} px (num_layers * (kernel_size - 1) + 1)"
+            )
         if not 0 < self.scale_factor < 1:
             raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
         if self.sr_factor != 0 and not self.sr_factor > 1:

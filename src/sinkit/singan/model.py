@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..core.capabilities import check_sample_args
 from ..core.model import InputSpec, OptionSpec
 from ..core.pyramid import PyramidSpec, scaled_sizes, sr_steps_for
 from ..core.pyramid_model import NoiseInputs, PyramidModel
@@ -235,8 +236,10 @@ class SinGAN(PyramidModel, NoiseInputs):
             ``(num, 3, H', W')`` in ``[-1, 1]``.
 
         Raises:
-            ValueError: ``start_scale`` outside ``0 .. num_scales - 1`` or bad factors.
+            ValueError: ``start_scale`` outside ``0 .. num_scales - 1``, bad counts or factors
+                (:func:`~sinkit.core.capabilities.check_sample_args`).
         """
+        check_sample_args(num, batch_size=batch_size, scale_h=scale_h, scale_v=scale_v, size=size)
         if not 0 <= start_scale < self.num_scales:
             raise ValueError(f"start_scale must be in 0..{self.num_scales - 1}, got {start_scale}")
         if isinstance(generator, int):

@@ -8,6 +8,7 @@ from typing import ClassVar, Sequence
 import torch
 import torch.nn as nn
 
+from ..core.capabilities import check_sample_args
 from ..core.model import InputSpec, OptionSpec
 from ..core.pyramid import PyramidSpec, build_pyramid_chained
 from ..core.pyramid_model import PyramidModel
@@ -168,6 +169,7 @@ class SinIR(PyramidModel):
         Raises:
             ValueError: ``start_scale`` outside ``0 .. num_scales - 1`` or bad factors.
         """
+        check_sample_args(num, batch_size=batch_size, scale_h=scale_h, scale_v=scale_v, size=size)
         if not 0 <= start_scale < self.num_scales:
             raise ValueError(f"start_scale must be in 0..{self.num_scales - 1}, got {start_scale}")
         if size is None:
@@ -177,6 +179,11 @@ class SinIR(PyramidModel):
         x = resize(self.pyramid[start_scale], sizes[start_scale], antialias=self.config.antialias)
         out = self.run_scales(x, start_scale, sizes=sizes)
         return out.expand(num, -1, -1, -1).contiguous()
+
+    def estimate_memory(self, size, *, batch=1, outputs=1):
+        """As the default, but one forward pass whatever the batch: :meth:`sample` computes the
+        re-synthesis once and repeats it (measured: 580 MiB for 1 and for 4 samples of 540x800 px)."""
+        return super().estimate_memory(size, batch=1, outputs=outputs)
 
     # ------------------------------------------------------------------ training
     @classmethod

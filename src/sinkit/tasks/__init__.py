@@ -16,7 +16,7 @@ Example::
     sinkit.save_image(out.blended, "harmonized.png")
 """
 
-from .animation import VideoWriterUnavailable, animate, random_walk, save_animation
+from .animation import VideoWriterUnavailable, animate, check_animation_output, random_walk, save_animation
 from .edit import BlendResult, edit, harmonize
 from .inject import fit_to_model, inject, injection_sweep
 from .masks import InputAdjustedWarning, blend, prepare_mask
@@ -39,6 +39,7 @@ __all__ = [
     "quantize_paint",
     "random_walk",
     "save_animation",
+    "check_animation_output",
     "sr_steps",
     "upscale",
 ]

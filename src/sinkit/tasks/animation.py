@@ -17,18 +17,20 @@ models are trained with noise padding (``sinkit train --noise-padding``).
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ..core.io import to_pil
+from ..core.io import ensure_dir, to_pil
 from ..core.capabilities import require
 from ..core.pyramid_model import NoiseInputs, PyramidModel
 from .inject import as_generator
 
-__all__ = ["VideoWriterUnavailable", "random_walk", "animate", "save_animation"]
+__all__ = ["VideoWriterUnavailable", "random_walk", "animate", "save_animation", "check_animation_output"]
 
 
 class VideoWriterUnavailable(RuntimeError):
@@ -136,20 +138,41 @@ def save_animation(frames: torch.Tensor, path: str | Path, *, fps: float = 10.0)
         VideoWriterUnavailable: ``.mp4`` without ``imageio`` / ``imageio-ffmpeg``
             (``pip install 'sinkit[video]'``); GIF always works.
     """
-    path = Path(path)
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    path = check_animation_output(path, fps)
     suffix = path.suffix.lower()
-    if suffix not in (".gif", ".mp4"):
-        raise ValueError(f"animation file must end in .gif or .mp4, got {path.name!r}")
     images = [to_pil(frames[i]) for i in range(frames.shape[0])]
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
         duration = max(20, round(1000 / fps))  # ms per frame; browsers clamp below 20 ms
         images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
         return path
     writer = _mp4_writer()
     writer(path, [np.asarray(im) for im in images], fps)
+    return path
+
+
+def check_animation_output(path: str | Path, fps: float) -> Path:
+    """Check what :func:`save_animation` needs before any frame is generated: a finite ``fps`` > 0,
+    a ``.gif`` or ``.mp4`` suffix, a video writer for ``.mp4``, and a folder that can be created.
+
+    Returns:
+        ``path`` (its folder created).
+
+    Raises:
+        ValueError: bad fps or suffix.
+        VideoWriterUnavailable: ``.mp4`` without ``imageio-ffmpeg``.
+        OutputPathError: the folder cannot be created (e.g. it is under a regular file).
+    """
+    path = Path(path)
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a finite number > 0, got {fps}")
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise ValueError(f"animation file must end in .gif or .mp4, got {path.name!r}")
+    if suffix == ".mp4":
+        _mp4_writer()
+    ensure_dir(path.parent, "folder of the clip")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a file name ending in .gif or .mp4")
     return path
 
 

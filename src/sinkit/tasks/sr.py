@@ -33,8 +33,8 @@ def sr_steps(model: PyramidModel, factor: float) -> tuple[int, float]:
         ValueError: ``factor`` <= 1, or a model with a single scale (no ratio).
     """
     require(model, PyramidModel, "upscale images (super-resolution runs the finest generator of a pyramid)")
-    if not factor > 1:
-        raise ValueError(f"upscaling factor must be > 1, got {factor}")
+    if not (factor > 1 and math.isfinite(factor)):
+        raise ValueError(f"upscaling factor must be a finite number > 1, got {factor}")
     if not 0 < model.spec.scale_factor < 1:
         raise ValueError(f"the model's pyramid has no scale ratio (scale_factor {model.spec.scale_factor}); cannot upscale")
     r = 1.0 / model.spec.scale_factor
