@@ -113,12 +113,13 @@ def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(dataset, tmp
 
     driver = threading.Thread(target=drive)
     driver.start()
-    # the first scale is saved (checkpoint, then its images; samples.png last)
-    lock, first_done = out / "per_image" / "2.lock", out / "models" / "2" / "scales" / "00" / "samples.png"
+    # the first two scales are saved (checkpoint, then its images; samples.png last).  Two: a resumed
+    # run rewrites the last trained scale's images (a kill may have left them partial), not older ones
+    lock, first_done = out / "per_image" / "2.lock", out / "models" / "2" / "scales" / "01" / "samples.png"
     deadline = time.time() + 60
     while not (lock.exists() and first_done.exists()) and time.time() < deadline:
         time.sleep(0.01)
-    assert first_done.exists(), "the task for image 2 never saved its first scale"
+    assert first_done.exists(), "the task for image 2 never saved its second scale"
     pid = int(lock.read_text().split()[0].rpartition(":")[2])
     killed_at = time.time()
     last_scale_started = (out / "models" / "2" / "scales" / "03").exists()
