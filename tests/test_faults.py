@@ -502,7 +502,7 @@ def test_an_interrupted_bench_says_how_to_continue(image_file, tmp_path, monkeyp
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sinkit.bench, "run_bench", interrupted)
+    monkeypatch.setattr(sinkit.bench, "run_benchmarks", interrupted)
     result = CliRunner().invoke(cli, ["bench", str(image_file.parent), "--out", str(tmp_path / "b")])
     assert result.exit_code == 130
     assert result.stderr.strip() == (
