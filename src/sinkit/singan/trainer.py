@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Callable
@@ -20,7 +21,22 @@ from .config import SinGANConfig
 from .model import Scale, SinGAN
 from .networks import Discriminator, Generator, init_weights
 
-__all__ = ["train", "train_scale"]
+__all__ = ["train", "train_scale", "reconstruction_noise_generator"]
+
+
+def reconstruction_noise_generator(seed: int) -> torch.Generator:
+    """The random source of z*, separate from every stream a sampling seed can select.
+
+    z* used to come first out of ``torch.Generator().manual_seed(scale_seed(seed, 0))``;
+    for seed 0 that is the generator ``model.sample(..., generator=0)`` builds,
+    so sample #0 started from z* and came out nearly the reconstruction.  The
+    seed here is 64 bits of SHA-256 of the training seed: fixed by the training
+    config (a resumed run draws the same z*), and no small integer a user or
+    the bench passes as a sampling seed reproduces it.  Saved models store z*,
+    so they sample exactly as before.
+    """
+    digest = hashlib.sha256(f"sinkit.singan.z_rec:{seed}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
 
 
 def train(
@@ -127,8 +143,10 @@ def train_scale(model: SinGAN, index: int, *, progress: bool = True) -> tuple[Sc
     scale = Scale(g_net, d_net, 1.0, size, None)
     pad = scale.generator_padding if config.noise_padding else 0
     if index == 0:
-        # Coarsest: sigma = 1, input image zero; z* drawn once (1 channel, expanded).
-        z_rec = torch.randn(1, 1, size[0] + 2 * pad, size[1] + 2 * pad, generator=gen).to(device)
+        # Coarsest: sigma = 1, input image zero; z* drawn once (1 channel, expanded), from its own
+        # stream so that no sampling seed redraws it (see reconstruction_noise_generator).
+        z_gen = reconstruction_noise_generator(config.seed)
+        z_rec = torch.randn(1, 1, size[0] + 2 * pad, size[1] + 2 * pad, generator=z_gen).to(device)
         scale.z_rec = z_rec
         x_up_rec = torch.zeros_like(real)
     else:
