@@ -81,7 +81,7 @@ def _build(image: str, index_from_end: int, config):
     img = sinkit.load_image(image)
     spec = singan_pyramid(img.shape[2], img.shape[3], min_size=config.min_size, max_size=config.max_size, scale_factor=config.scale_factor)
     real = resize(img, spec.image_size)
-    model = SinGAN(config, spec, real, [], {})
+    model = SinGAN(config, {"image": real}, spec, [], {})
     index = spec.num_scales - 1 - index_from_end
     torch.manual_seed(1234)
     for i in range(index):
