@@ -120,6 +120,9 @@ def train(
         SinGAN, {"image": real}, config, out_dir=out_dir, resume=resume, device=device,
         create=lambda: SinGAN(config, {"image": real}, spec, [], {}),
     )
+    if device.type == "cpu":
+        prepare_process()
+    model.info["precision"] = "bf16" if model.uses_bf16() else "fp32"
     return train_scales(
         model,
         lambda index: train_scale(model, index, progress=progress),
@@ -253,6 +256,10 @@ class ScaleTrainer:
             self.x_up_rec = x_up_rec.contiguous(memory_format=self.memory_format)
             self.z_rec = torch.zeros(1, 3, size[0] + 2 * pad, size[1] + 2 * pad, device=device)
         self.noise_channels = 1 if index == 0 else 3
+        # crop training (not in the paper): critic and generator see random windows of at most
+        # crop_size x crop_size px; None: the whole image (paper)
+        crop = (min(size[0], config.crop_size), min(size[1], config.crop_size)) if config.crop_size else size
+        self.crop = None if crop == size else crop
 
         self.opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr_d, betas=config.betas)
         self.opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr_g, betas=config.betas)
@@ -272,6 +279,22 @@ class ScaleTrainer:
                 x_ups = resize(model.run_scales(zeros, 0, stop=self.index, generator=self.gen), size)
         return x_ups.contiguous(memory_format=self.memory_format)
 
+    def _window(self) -> tuple[int, int, int, int] | None:
+        """A random ``(top, left, height, width)`` training window, or None for the whole image."""
+        if self.crop is None:
+            return None
+        (h, w), (ch, cw) = self.scale.size, self.crop
+        top = int(torch.randint(0, h - ch + 1, (1,), generator=self.gen))
+        left = int(torch.randint(0, w - cw + 1, (1,), generator=self.gen))
+        return top, left, ch, cw
+
+    @staticmethod
+    def _cut(x: torch.Tensor, window: tuple[int, int, int, int] | None) -> torch.Tensor:
+        if window is None:
+            return x
+        top, left, h, w = window
+        return x[:, :, top : top + h, left : left + w]
+
     def step(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One iteration; returns the last critic loss (without the penalty), adversarial and reconstruction losses."""
         config, scale, real, gen, autocast = self.config, self.scale, self.real, self.gen, self.autocast
@@ -284,27 +307,33 @@ class ScaleTrainer:
         fake_graph = None
         for j in range(config.d_steps):
             x_up = x_ups[j : j + 1]
+            window = self._window()
+            real_w = self._cut(real, window)
             last = self.reuse_fake and j == config.d_steps - 1
             # the last critic step's fake keeps its graph: the first generator step reuses it (official)
             with torch.set_grad_enabled(last), autocast():
-                out = scale.generate(x_up, z, noise_padding=padding)
+                out = scale.generate(x_up, z, noise_padding=padding, window=window)
             fake_graph = out if last else None
             fake = out.detach().float()
             self.opt_d.zero_grad(set_to_none=True)
             with autocast():
-                loss_d = -d_net(real).float().mean() + d_net(fake).float().mean()
-                gp = gradient_penalty(d_net, real, fake, gen)
+                loss_d = -d_net(real_w).float().mean() + d_net(fake).float().mean()
+                gp = gradient_penalty(d_net, real_w, fake, gen)
             (loss_d + config.gp_weight * gp).backward()
             self.opt_d.step()
 
         d_net.requires_grad_(False)
         for k in range(config.g_steps):
             self.opt_g.zero_grad(set_to_none=True)
+            rec_window = self._window()
             with autocast():
-                fake = fake_graph if (k == 0 and fake_graph is not None) else scale.generate(x_up, z, noise_padding=padding)
+                if k == 0 and fake_graph is not None:
+                    fake = fake_graph
+                else:
+                    fake = scale.generate(x_up, z, noise_padding=padding, window=window)
                 loss_adv = -d_net(fake).float().mean()
-                rec = scale.generate(self.x_up_rec, self.z_rec, noise_padding=padding).float()
-            loss_rec = F.mse_loss(rec, real)
+                rec = scale.generate(self.x_up_rec, self.z_rec, noise_padding=padding, window=rec_window).float()
+            loss_rec = F.mse_loss(rec, self._cut(real, rec_window))
             (loss_adv + config.alpha * loss_rec).backward()
             self.opt_g.step()
         d_net.requires_grad_(True)
