@@ -17,10 +17,10 @@ class BatchStatNorm2d(nn.BatchNorm2d):
     the running estimate); statistics are computed in float32 whatever the
     input's dtype, as PyTorch's kernel does.  Why: the critic's gradient penalty
     differentiates through the critic twice, and PyTorch's batch-norm double
-    backward (``batchnorm_double_backward``) reduces with one slow pass per
-    dimension; autograd of these few ops is several times faster, most of all in
-    channels-last layout (measured in docs/singan.md).  Eval mode calls the
-    native kernel.
+    backward (``batchnorm_double_backward``) reduces one dimension at a time (for
+    a batch of one, the "sum over the batch" is a full-size copy); autograd of
+    ``var_mean`` and one multiply-add is cheaper (measured in docs/singan.md).
+    Eval mode calls the native kernel.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -28,16 +28,15 @@ class BatchStatNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         dims = (0, 2, 3)
         xf = x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
-        mean = xf.mean(dims, keepdim=True)
-        xc = xf - mean
-        var = xc.square().mean(dims, keepdim=True)
+        var, mean = torch.var_mean(xf, dims, correction=0, keepdim=True)
         with torch.no_grad():
             n = x.numel() // x.shape[1]
             self.running_mean.lerp_(mean.view(-1), self.momentum)
             self.running_var.lerp_(var.view(-1) * (n / max(n - 1, 1)), self.momentum)
             self.num_batches_tracked += 1
-        scale = (torch.rsqrt(var + self.eps).view(-1) * self.weight).view(1, -1, 1, 1)
-        return (xc * scale + self.bias.view(1, -1, 1, 1)).to(x.dtype)
+        scale = torch.rsqrt(var + self.eps) * self.weight.view(1, -1, 1, 1)
+        shift = self.bias.view(1, -1, 1, 1) - mean * scale
+        return (xf * scale + shift).to(x.dtype)
 
 
 class ConvBlock(nn.Sequential):
