@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.capabilities import check_sample_args
+from ..core.device import native_bf16
 from ..core.model import InputSpec, OptionSpec
 from ..core.pyramid import PyramidSpec, scaled_sizes, sr_steps_for
 from ..core.pyramid_model import NoiseInputs, PyramidModel
@@ -55,16 +56,28 @@ class Scale(nn.Module):
     def channels(self) -> int:
         return self.generator.head[0].out_channels
 
-    def generate(self, x_up: torch.Tensor, z: torch.Tensor, *, noise_padding: bool = False) -> torch.Tensor:
+    def generate(
+        self,
+        x_up: torch.Tensor,
+        z: torch.Tensor,
+        *,
+        noise_padding: bool = False,
+        window: tuple[int, int, int, int] | None = None,
+    ) -> torch.Tensor:
         """``G_n(z, x_up) = x_up + psi_n(sigma_n * z + x_up)`` with the official zero padding.
 
         Args:
             x_up: ``(B, 3, h, w)`` previous-scale output, upsampled.
             z: ``(B, 1 or 3, h, w)`` standard-normal noise, or ``(B, 1 or 3, h + 2p, w + 2p)``
                 when ``noise_padding`` (official animation models draw noise at padded size).
+            window: ``(top, left, height, width)``: compute only this part of the output.  The
+                generator sees exactly the input pixels it sees on the whole image (its
+                receptive field reaches ``p`` px past the window), so in eval mode the result
+                equals the same crop of the whole output; in training mode batch norm takes its
+                statistics from the window (crop training, ``SinGANConfig.crop_size``).
 
         Returns:
-            ``(B, 3, h, w)``.
+            ``(B, 3, h, w)``, or ``(B, 3, height, width)`` with ``window``.
         """
         pad = self.generator_padding
         z = z.expand(x_up.shape[0], 3, -1, -1) if z.shape[1] == 1 else z
@@ -72,6 +85,10 @@ class Scale(nn.Module):
             z_in = self.noise_amp * z + F.pad(x_up, (pad,) * 4)
         else:
             z_in = F.pad(self.noise_amp * z + x_up, (pad,) * 4)
+        if window is not None:
+            top, left, height, width = window
+            z_in = z_in[:, :, top : top + height + 2 * pad, left : left + width + 2 * pad]
+            x_up = x_up[:, :, top : top + height, left : left + width]
         return self.generator(z_in, x_up)
 
     @property
@@ -157,8 +174,15 @@ class SinGAN(PyramidModel, NoiseInputs):
         return replace(resolve_config(cls, base_config), alpha=100.0, min_size=18, scale_factor=1 / r, sr_factor=float(factor))
 
     # ------------------------------------------------------------------ one scale
+    def uses_bf16(self) -> bool:
+        """Whether the networks run under bfloat16 autocast on the model's device (config ``bf16``;
+        None = where the device computes bf16 natively)."""
+        if self.config.bf16 is None:
+            return native_bf16(self.device)
+        return bool(self.config.bf16)
+
     def _autocast(self):
-        if self.config.bf16:
+        if self.uses_bf16():
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 

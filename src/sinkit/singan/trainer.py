@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import hashlib
 import math
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +24,51 @@ from .config import SinGANConfig
 from .model import Scale, SinGAN
 from .networks import Discriminator, Generator, init_weights
 
-__all__ = ["train", "train_scale"]
+__all__ = ["train", "train_scale", "ScaleTrainer", "prepare_process", "reconstruction_noise_generator"]
+
+
+def prepare_process() -> bool:
+    """Keep freed memory in the process instead of returning it to the kernel (glibc only).
+
+    A training iteration allocates and frees the same few hundred megabytes of
+    activations again and again.  glibc serves large blocks with ``mmap`` and
+    returns freed heap tops to the kernel, so every iteration page-faults the
+    same memory back in (zeroed by the kernel).  Raising ``M_MMAP_THRESHOLD`` to
+    its maximum (32 MiB) and ``M_TRIM_THRESHOLD`` to 1 GiB keeps that memory
+    mapped (what ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` do when set
+    before the process starts); the process's resident memory then stays at its
+    peak.  Set ``SINKIT_MALLOC_TUNING=0`` to leave the allocator alone.
+
+    Returns:
+        True when the settings were applied.
+    """
+    if os.environ.get("SINKIT_MALLOC_TUNING", "1") == "0":
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):
+        return False
+    if mallopt is None:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(M_TRIM_THRESHOLD, 2**30))
+
+
+def reconstruction_noise_generator(seed: int) -> torch.Generator:
+    """The random source of z*, separate from every stream a sampling seed can select.
+
+    z* used to come first out of ``torch.Generator().manual_seed(scale_seed(seed, 0))``;
+    for seed 0 that is the generator ``model.sample(..., generator=0)`` builds,
+    so sample #0 started from z* and came out nearly the reconstruction.  The
+    seed here is 64 bits of SHA-256 of the training seed: fixed by the training
+    config (a resumed run draws the same z*), and no small integer a user or
+    the bench passes as a sampling seed reproduces it.  Saved models store z*,
+    so they sample exactly as before.
+    """
+    digest = hashlib.sha256(f"sinkit.singan.z_rec:{seed}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
 
 
 def train(
@@ -72,6 +120,9 @@ def train(
         SinGAN, {"image": real}, config, out_dir=out_dir, resume=resume, device=device,
         create=lambda: SinGAN(config, {"image": real}, spec, [], {}),
     )
+    if device.type == "cpu":
+        prepare_process()
+    model.info["precision"] = "bf16" if model.uses_bf16() else "fp32"
     return train_scales(
         model,
         lambda index: train_scale(model, index, progress=progress),
@@ -87,64 +138,15 @@ def train(
 def train_scale(model: SinGAN, index: int, *, progress: bool = True) -> tuple[Scale, dict]:
     """Train G_index and D_index against the pyramid level ``index``; earlier scales are frozen.
 
-    Implements SinGAN eq. 4: ``min_G max_D L_adv + alpha * L_rec`` with WGAN-GP,
-    ``d_steps`` critic then ``g_steps`` generator updates per iteration.
-
-    Deviations from the official loop (each keeps the method; see docs/singan.md):
-
-    * the reconstruction noise z* is drawn once and kept fixed (paper; the
-      official code redraws it every iteration, upstream issue #63);
-    * the fake used in the generator steps is recomputed (the official code
-      reuses the critic step's fake, which modern PyTorch rejects, #148);
-    * the ``d_steps`` random images from the coarser scales are drawn in one
-      batched pass per iteration instead of one pass per critic step (the
-      coarser generators are frozen and in eval mode, so each image has the same
-      distribution); the critic step's fake is computed without autograd.
+    Implements SinGAN eq. 4 (see :class:`ScaleTrainer` for one iteration and the
+    deviations from the official loop).
 
     Returns:
         The trained :class:`Scale` and a dict of loss summaries.
     """
-    config: SinGANConfig = model.config
-    device = model.device
-    seed = scale_seed(config.seed, index)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-
-    channels = config.channels(index)
-    g_net = Generator(channels, config.num_layers, config.kernel_size)
-    d_net = Discriminator(channels, config.num_layers, config.kernel_size)
-    init_weights(g_net)
-    init_weights(d_net)
-    if index > 0 and model.scales[index - 1].channels == channels:
-        # Official: a scale of the same width starts from the previous scale's weights.
-        g_net.load_state_dict(model.scales[index - 1].generator.state_dict())
-        d_net.load_state_dict(model.scales[index - 1].discriminator.state_dict())
-    g_net.to(device).train()
-    d_net.to(device).train()
-
-    real = model.pyramid[index]
-    size = tuple(real.shape[-2:])
-    scale = Scale(g_net, d_net, 1.0, size, None)
-    pad = scale.generator_padding if config.noise_padding else 0
-    if index == 0:
-        # Coarsest: sigma = 1, input image zero; z* drawn once (1 channel, expanded).
-        z_rec = torch.randn(1, 1, size[0] + 2 * pad, size[1] + 2 * pad, generator=gen).to(device)
-        scale.z_rec = z_rec
-        x_up_rec = torch.zeros_like(real)
-    else:
-        with torch.no_grad():
-            x_up_rec = resize(model.reconstruct(stop=index)[-1], size)
-        scale.noise_amp = config.noise_amp_init * math.sqrt(F.mse_loss(x_up_rec, real).item())
-        z_rec = torch.zeros(1, 3, size[0] + 2 * pad, size[1] + 2 * pad, device=device)
-
-    opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr_d, betas=config.betas)
-    opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr_g, betas=config.betas)
-    milestone = [max(1, round(config.lr_decay_at * config.iters))]
-    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones=milestone, gamma=config.lr_gamma)
-    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones=milestone, gamma=config.lr_gamma)
-    autocast = model._autocast
-    noise_channels = 1 if index == 0 else 3
-
+    trainer = ScaleTrainer(model, index)
+    config = model.config
+    size = trainer.scale.size
     rec_history: list[float] = []
     d_history: list[float] = []
     bar = tqdm(
@@ -155,47 +157,13 @@ def train_scale(model: SinGAN, index: int, *, progress: bool = True) -> tuple[Sc
         dynamic_ncols=True,
     )
     for it in bar:
-        z = torch.randn(1, noise_channels, size[0] + 2 * pad, size[1] + 2 * pad, generator=gen).to(device)
-        with torch.no_grad():
-            if index == 0:
-                x_ups = torch.zeros(config.d_steps, 3, *size, device=device)
-            else:
-                zeros = torch.zeros(config.d_steps, 3, *model.sizes[0], device=device)
-                x_ups = resize(model.run_scales(zeros, 0, stop=index, generator=gen), size)
-
-        for j in range(config.d_steps):
-            x_up = x_ups[j : j + 1]
-            with torch.no_grad(), autocast():
-                fake = scale.generate(x_up, z, noise_padding=config.noise_padding).float()
-            opt_d.zero_grad(set_to_none=True)
-            with autocast():
-                loss_d = -d_net(real).float().mean() + d_net(fake).float().mean()
-                gp = gradient_penalty(d_net, real, fake, gen)
-            (loss_d + config.gp_weight * gp).backward()
-            opt_d.step()
-
-        d_net.requires_grad_(False)
-        for _ in range(config.g_steps):
-            opt_g.zero_grad(set_to_none=True)
-            with autocast():
-                fake = scale.generate(x_up, z, noise_padding=config.noise_padding)
-                loss_adv = -d_net(fake).float().mean()
-                rec = scale.generate(x_up_rec, z_rec, noise_padding=config.noise_padding).float()
-            loss_rec = F.mse_loss(rec, real)
-            (loss_adv + config.alpha * loss_rec).backward()
-            opt_g.step()
-        d_net.requires_grad_(True)
-        sched_d.step()
-        sched_g.step()
-
+        loss_d, loss_adv, loss_rec = trainer.step()
         rec_history.append(loss_rec.item())
         d_history.append(loss_d.item())
         if progress and (it % 25 == 0 or it == config.iters - 1):
             bar.set_postfix(D=f"{loss_d.item():+.3f}", G=f"{loss_adv.item():+.3f}", rec=f"{loss_rec.item():.4f}")
     bar.close()
-
-    g_net.eval()
-    d_net.eval()
+    scale = trainer.finish()
     k = max(1, min(20, len(rec_history) // 5))
     losses = {
         "rec_first": sum(rec_history[:k]) / k,
@@ -204,6 +172,183 @@ def train_scale(model: SinGAN, index: int, *, progress: bool = True) -> tuple[Sc
         "noise_amp": scale.noise_amp,
     }
     return scale, losses
+
+
+class ScaleTrainer:
+    """G_n, D_n, their optimisers and the fixed inputs of one scale, and one training iteration.
+
+    ``step()`` is one iteration of SinGAN eq. 4 (``min_G max_D L_adv + alpha * L_rec``
+    with WGAN-GP): ``d_steps`` critic updates, then ``g_steps`` generator updates,
+    then the learning-rate schedules.  ``finish()`` returns the trained :class:`Scale`.
+
+    Deviations from the official loop (each keeps the method; see docs/singan.md):
+
+    * the reconstruction noise z* is drawn once and kept fixed (paper; the
+      official code redraws it every iteration, upstream issue #63);
+    * the official code reuses the last critic step's fake in all generator
+      steps, which modern PyTorch rejects after the first (#148): the first
+      generator step reuses it (as the official code does), the others
+      recompute it;
+    * the ``d_steps`` random images from the coarser scales are drawn in one
+      batched pass per iteration instead of one pass per critic step (the
+      coarser generators are frozen and in eval mode, so each image has the same
+      distribution); the other critic steps' fakes are computed without autograd;
+      the critic's parameters collect no gradient during generator steps.
+
+    Speed (same computation, measured in docs/singan.md and ``benchmarks/vs_official.py``):
+    networks and images in channels-last layout (oneDNN's native layout: no
+    reorders, and with bf16 it reaches the CPU's AMX / AVX512-BF16 units), and
+    the critic's batch normalisation in elementary ops
+    (:class:`~sinkit.singan.networks.BatchStatNorm2d`) whose double backward,
+    needed by the gradient penalty, is several times cheaper than PyTorch's.
+
+    Args:
+        model: the model whose scales ``0 .. index - 1`` are trained.
+        index: the scale to train (``== model.num_scales``).
+
+    Attributes:
+        reuse_fake: the first generator step reuses the last critic step's fake
+            (official; default).  False recomputes it, as sinkit did before; kept
+            to measure the difference (``benchmarks/singan_levers.py``).
+    """
+
+    reuse_fake: bool = True
+
+    def __init__(self, model: SinGAN, index: int):
+        config: SinGANConfig = model.config
+        device = model.device
+        self.model, self.index, self.config = model, index, config
+        seed = scale_seed(config.seed, index)
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+
+        channels = config.channels(index)
+        g_net = Generator(channels, config.num_layers, config.kernel_size)
+        d_net = Discriminator(channels, config.num_layers, config.kernel_size)
+        init_weights(g_net)
+        init_weights(d_net)
+        if index > 0 and model.scales[index - 1].channels == channels:
+            # Official: a scale of the same width starts from the previous scale's weights.
+            g_net.load_state_dict(model.scales[index - 1].generator.state_dict())
+            d_net.load_state_dict(model.scales[index - 1].discriminator.state_dict())
+        g_net.to(device, memory_format=self.memory_format).train()
+        d_net.to(device, memory_format=self.memory_format).train()
+        for s in model.scales:  # the frozen coarser generators draw x_up every iteration
+            s.generator.to(memory_format=self.memory_format)
+
+        real = model.pyramid[index].contiguous(memory_format=self.memory_format)
+        size = tuple(real.shape[-2:])
+        self.real = real
+        self.scale = scale = Scale(g_net, d_net, 1.0, size, None)
+        self.pad = pad = scale.generator_padding if config.noise_padding else 0
+        if index == 0:
+            # Coarsest: sigma = 1, input image zero; z* drawn once (1 channel, expanded), from its own
+            # stream so that no sampling seed redraws it (see reconstruction_noise_generator).
+            z_gen = reconstruction_noise_generator(config.seed)
+            scale.z_rec = torch.randn(1, 1, size[0] + 2 * pad, size[1] + 2 * pad, generator=z_gen).to(device)
+            self.z_rec = scale.z_rec
+            self.x_up_rec = torch.zeros_like(real)
+        else:
+            with torch.no_grad():
+                x_up_rec = resize(model.reconstruct(stop=index)[-1], size)
+            scale.noise_amp = config.noise_amp_init * math.sqrt(F.mse_loss(x_up_rec, real).item())
+            self.x_up_rec = x_up_rec.contiguous(memory_format=self.memory_format)
+            self.z_rec = torch.zeros(1, 3, size[0] + 2 * pad, size[1] + 2 * pad, device=device)
+        self.noise_channels = 1 if index == 0 else 3
+        # crop training (not in the paper): critic and generator see random windows of at most
+        # crop_size x crop_size px; None: the whole image (paper)
+        crop = (min(size[0], config.crop_size), min(size[1], config.crop_size)) if config.crop_size else size
+        self.crop = None if crop == size else crop
+
+        self.opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr_d, betas=config.betas)
+        self.opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr_g, betas=config.betas)
+        milestone = [max(1, round(config.lr_decay_at * config.iters))]
+        self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestones=milestone, gamma=config.lr_gamma)
+        self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestones=milestone, gamma=config.lr_gamma)
+        self.autocast = model._autocast
+
+    def _draw_coarser(self) -> torch.Tensor:
+        """``(d_steps, 3, h, w)`` upsampled random images from the frozen coarser scales (zeros at the coarsest)."""
+        config, model, size = self.config, self.model, self.scale.size
+        with torch.no_grad():
+            if self.index == 0:
+                x_ups = torch.zeros(config.d_steps, 3, *size, device=self.real.device)
+            else:
+                zeros = torch.zeros(config.d_steps, 3, *model.sizes[0], device=self.real.device)
+                x_ups = resize(model.run_scales(zeros, 0, stop=self.index, generator=self.gen), size)
+        return x_ups.contiguous(memory_format=self.memory_format)
+
+    def _window(self) -> tuple[int, int, int, int] | None:
+        """A random ``(top, left, height, width)`` training window, or None for the whole image."""
+        if self.crop is None:
+            return None
+        (h, w), (ch, cw) = self.scale.size, self.crop
+        top = int(torch.randint(0, h - ch + 1, (1,), generator=self.gen))
+        left = int(torch.randint(0, w - cw + 1, (1,), generator=self.gen))
+        return top, left, ch, cw
+
+    @staticmethod
+    def _cut(x: torch.Tensor, window: tuple[int, int, int, int] | None) -> torch.Tensor:
+        if window is None:
+            return x
+        top, left, h, w = window
+        return x[:, :, top : top + h, left : left + w]
+
+    def step(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One iteration; returns the last critic loss (without the penalty), adversarial and reconstruction losses."""
+        config, scale, real, gen, autocast = self.config, self.scale, self.real, self.gen, self.autocast
+        g_net, d_net = scale.generator, scale.discriminator
+        padding = config.noise_padding
+        size = scale.size
+        z = torch.randn(1, self.noise_channels, size[0] + 2 * self.pad, size[1] + 2 * self.pad, generator=gen).to(real.device)
+        x_ups = self._draw_coarser()
+
+        fake_graph = None
+        for j in range(config.d_steps):
+            x_up = x_ups[j : j + 1]
+            window = self._window()
+            real_w = self._cut(real, window)
+            last = self.reuse_fake and j == config.d_steps - 1
+            # the last critic step's fake keeps its graph: the first generator step reuses it (official)
+            with torch.set_grad_enabled(last), autocast():
+                out = scale.generate(x_up, z, noise_padding=padding, window=window)
+            fake_graph = out if last else None
+            fake = out.detach().float()
+            self.opt_d.zero_grad(set_to_none=True)
+            with autocast():
+                loss_d = -d_net(real_w).float().mean() + d_net(fake).float().mean()
+                gp = gradient_penalty(d_net, real_w, fake, gen)
+            (loss_d + config.gp_weight * gp).backward()
+            self.opt_d.step()
+
+        d_net.requires_grad_(False)
+        for k in range(config.g_steps):
+            self.opt_g.zero_grad(set_to_none=True)
+            rec_window = self._window()
+            with autocast():
+                if k == 0 and fake_graph is not None:
+                    fake = fake_graph
+                else:
+                    fake = scale.generate(x_up, z, noise_padding=padding, window=window)
+                loss_adv = -d_net(fake).float().mean()
+                rec = scale.generate(self.x_up_rec, self.z_rec, noise_padding=padding, window=rec_window).float()
+            loss_rec = F.mse_loss(rec, self._cut(real, rec_window))
+            (loss_adv + config.alpha * loss_rec).backward()
+            self.opt_g.step()
+        d_net.requires_grad_(True)
+        self.sched_d.step()
+        self.sched_g.step()
+        return loss_d.detach(), loss_adv.detach(), loss_rec.detach()
+
+    def finish(self) -> Scale:
+        """The trained scale: networks in eval mode and the default memory layout."""
+        for s in [*self.model.scales, self.scale]:
+            s.generator.to(memory_format=torch.contiguous_format)
+            s.discriminator.to(memory_format=torch.contiguous_format)
+        self.scale.generator.eval()
+        self.scale.discriminator.eval()
+        return self.scale
 
 
 @torch.no_grad()
