@@ -9,7 +9,7 @@ the longer run left (``--repeats`` calls after one warm-up call).
 
 Usage (the figures in docs/deepsim.md)::
 
-    /work/bin/cpuslot --exclusive env OMP_NUM_THREADS=2 python benchmarks/deepsim_speed.py --threads 2 --out speed.json
+    env OMP_NUM_THREADS=2 python benchmarks/deepsim_speed.py --threads 2 --out speed.json
     python benchmarks/deepsim_speed.py --presets fast --iters 2 --repeats 2    # quick look
 """
 

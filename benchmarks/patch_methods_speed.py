@@ -20,7 +20,7 @@ apart from the one-off index builds.
 Usage::
 
     python benchmarks/patch_methods_speed.py --sizes 250 --out speed.json
-    /work/bin/cpuslot --exclusive .venv/bin/python benchmarks/patch_methods_speed.py \
+    .venv/bin/python benchmarks/patch_methods_speed.py \
         --sizes 250,1024 --scale-work 1024:10 --threads 2 --out results/patch-speed.json
 
 Prints a markdown table and writes JSON (every measurement, machine, load, threads).

@@ -13,11 +13,11 @@ iterations' warm-up, so it slightly over-estimates both methods alike.
 
 Usage::
 
-    python benchmarks/sinir_speed.py --out /work/runs/sinir-speed.json            # all
+    python benchmarks/sinir_speed.py --out runs/sinir-speed.json            # all
     python benchmarks/sinir_speed.py --sizes 125 --iters 3 --no-singan --no-infer  # quick
     # what the issue-4 report used (2 shared CPU cores):
     OMP_NUM_THREADS=1 python benchmarks/sinir_speed.py --threads 1 --iters 2 --uncached "" \
-        --singan-sizes 125,250 --cascade 250:4 --infer-repeats 1 --out /work/runs/sinir-speed/speed.json
+        --singan-sizes 125,250 --cascade 250:4 --infer-repeats 1 --out runs/sinir-speed/speed.json
 
 ``--cascade SIZE:INDEX`` times only the frozen part of the cascade that feeds
 scale INDEX (the part the cache and the batching speed up), official
@@ -45,7 +45,7 @@ from sinkit.singan import SinGAN
 from sinkit.sinir import SinIR, SinIRNet
 from sinkit.sinir.config import PRESETS as SINIR_PRESETS
 
-DEFAULT_IMAGE = "/work/shared/data/examples/editing/nature.jpg"
+DEFAULT_IMAGE = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "examples" / "editing" / "nature.jpg")  # ../shared/data
 PAPER = {  # Table 1 and sec. 3.2 of the SinIR paper, seconds on an RTX 2080 Ti
     125: {"sinir": 113, "singan": 2189},
     250: {"sinir": 219, "singan": 5439},

@@ -4,12 +4,12 @@
 # Models (trained beforehand, see docs/tasks.md "Evidence"):
 #   RUNS/stone RUNS/tree (editing), RUNS/scream RUNS/street (harmonization, trained on the background),
 #   RUNS/aurora (paint), RUNS/lightning1 (animation, --noise-padding), RUNS/lr_sr (--task sr --factor 4).
-# Usage: benchmarks/tasks_evidence.sh [RUNS=/work/runs] [OUT=/work/runs/tasks] [EXAMPLES=/work/shared/data/examples]
+# Usage: benchmarks/tasks_evidence.sh [RUNS=runs] [OUT=RUNS/tasks] [EXAMPLES=../shared/data/examples]
 # Each command's wall time goes to OUT/times.txt; a missing model is skipped.
 set -u
-RUNS=${1:-/work/runs}
+RUNS=${1:-runs}
 OUT=${2:-$RUNS/tasks}
-E=${3:-/work/shared/data/examples}
+E=${3:-../shared/data/examples}
 SINKIT=${SINKIT:-.venv/bin/sinkit}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # a shared 2-core machine: one thread per process
 mkdir -p "$OUT"

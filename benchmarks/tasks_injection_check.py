@@ -4,7 +4,7 @@ For every valid injection scale n of each model: mean |inject(real, n, zero) - r
 (in [-1, 1] units), next to the model's own reconstruction error mean |reconstruction - real| and
 the gap of random samples (start scale N) to the reconstruction, for scale.
 
-    .venv/bin/python benchmarks/tasks_injection_check.py /work/runs/stone /work/runs/scream
+    .venv/bin/python benchmarks/tasks_injection_check.py runs/stone runs/scream
 """
 
 from __future__ import annotations

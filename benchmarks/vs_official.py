@@ -42,7 +42,7 @@ average and the precision.
     python benchmarks/vs_official.py --precision fp32        # sinkit in float32 as well
     python benchmarks/vs_official.py --precision both --rounds 4 --json out.json
 
-Run it on a quiet machine (``/work/bin/cpuslot --exclusive`` here); ``--threads``
+Run it on a quiet machine (nothing else running); ``--threads``
 (default: all cores) is given to both processes.
 """
 

@@ -107,6 +107,14 @@ def _hub_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def _home_relative(path: Path) -> str:
+    """``path`` with the user's home folder written as ``~`` (messages end up in committed reports)."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 def _candidates(entry: WeightFile) -> list[Path]:
     found = []
     if os.environ.get(entry.env):
@@ -157,7 +165,7 @@ def find_weights(name: str, path: str | os.PathLike | None = None, *, download: 
     raise WeightsUnavailable(
         f"{entry.used_for} needs the weight file {entry.filename} ({error}).\n"
         f"  Download {entry.url or 'it (see the docs of the method that needs it)'}\n"
-        f"  and put it at {_hub_dir() / entry.filename}\n"
+        f"  and put it at {_home_relative(_hub_dir() / entry.filename)}\n"
         f"  (or anywhere, and set {entry.env}=/path/to/{entry.filename}, "
         f"or put it in the folder named by SINKIT_WEIGHTS_DIR)."
     )
