@@ -76,6 +76,13 @@ TINY_TRAIN: dict[str, list[str]] = {
                 *[f"--set={k}=2" for k in ("dep_iters", "dip_iters", "joint_iters", "pt_iters", "warmup_iters", "dep_batch", "lr_copies")],
                 *[f"--set={k}=4" for k in ("dep_channels", "dep_d_channels", "d_channels", "augment_count")],
                 "--set=ir_channels=8", "--set=crop_size=64"],
+    "deepsim": ["{image}", "--method", "deepsim", "--primitive", "{mask}", "--primitive-kind", "manual", "--preset", "fast",
+                *[f"--set={k}=4" for k in ("ngf", "ndf")], "--set=n_downsample=2", "--set=n_blocks=1",
+                "--set=niter=2", "--set=niter_decay=2", "--set=vgg_loss=off"],
+    # training-free: "training" stores the image and the frozen config
+    "gpnn": ["{image}", "--method", "gpnn"],
+    "gpdm": ["{image}", "--method", "gpdm"],
+    "patch_diffusion": ["{image:128x192}", "--method", "patch_diffusion"],  # 4 levels of 0.5 above a 15 px patch
 }
 
 ROWS: list[Bad] = [
@@ -176,5 +183,12 @@ ROWS: list[Bad] = [
     Bad("bench {dataset} --out {file}/b", 1, r"cannot create the benchmark folder \S+/b: \S+ is a file$"),
     Bad("bench {dataset} --out {otherbench}", 1, r"\S+ holds a benchmark with other settings \(\S+bench\.json\); use another --out or the same options$"),
     Bad("bench {dataset} --out {empty} --report-only", 1, r"\S+ holds no benchmark \(no bench\.json\)$"),
-    # --- your method here: Bad("translate {model:deepsim} --primitive {text} --out {out}", 1, r"not an image file"), ...
+    # --- DeepSIM
+    Bad("translate {model:deepsim} --primitive {text} --out {out}", 1, r"not an image file \(Pillow cannot identify it\): \S+$"),
+    Bad("translate {model:deepsim} --primitive {missing} --out {out}", 1, r"image file not found: \S+$"),
+    Bad("translate {model:deepsim} --primitive {mask} --out {file}/t", 1, r"cannot create the output folder \S+/t: \S+ is a file$"),
+    Bad("train {image} --method deepsim --out {out}", 1, r"deepsim needs the training input 'primitive' \(--primitive: "),
+    Bad("train {image} --method deepsim --primitive {text} --out {out}", 1, r"not an image file"),
+    Bad("sample {model:deepsim} --out {out}", 1, r"deepsim models cannot draw random samples"),
+    # --- your method here: Bad("...", code, r"message"), ...
 ]

@@ -105,6 +105,7 @@ class Workspace:
         def make(p):
             image, *options = TINY_TRAIN[method]
             image = self.image(image.strip("{}").partition(":")[2] or "32x48")
+            options = [str(self.mask()) if o == "{mask}" else o for o in options]  # extra inputs (DeepSIM's primitive)
             args = ["train", str(image), "--out", str(p), "--quiet", "--samples", "0", "--device", "cpu", *options]
             r = CliRunner().invoke(cli, args, env={"SINKIT_OFFLINE": "1"}, catch_exceptions=False)
             assert r.exit_code == 0, r.output
