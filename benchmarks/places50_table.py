@@ -2,14 +2,13 @@
 
 Reads what ``sinkit bench`` writes in each run folder (``summary.md`` for the
 metrics, mean ± std over images at start scale N; ``results.csv`` for the
-cost) and prints one markdown table.  With ``--sheet``, it also loads each
-run's saved model of a few images (``models/<i>``) and draws one sample per
-method (seed 0, start scale N) next to the real image, one row per image.
+cost) and prints one markdown table.  With ``--sheets``, it also stacks the
+per-image contact sheets the bench wrote in each run, one JPEG per image.
 
 Usage::
 
     python benchmarks/places50_table.py docs/results/places50-singan-fast results/places50-gpnn \
-        results/places50-patch_diffusion results/places50-gpdm --sheet docs/results/sheet.png --images 0,3,5,8
+        results/places50-patch_diffusion results/places50-gpdm --sheets docs/results/places50-patch-methods --images 0,2
 """
 
 from __future__ import annotations
@@ -52,43 +51,33 @@ def read_summary(folder: Path) -> dict:
     return out
 
 
-def contact_sheet(folders: list[Path], images: list[int], data: Path, path: Path) -> Path:
-    """Real image + one sample (seed 0, start scale N) of each run's saved model, one row per image.
-
-    A model smaller than the real image (SinGAN ``fast`` works at 128 px) is enlarged to the
-    real image's height for the sheet, and its label says so.
+def contact_sheets(rows: list[dict], images: list[int], out_dir: Path) -> list[Path]:
+    """One JPEG per image: the per-image sheets ``sinkit bench`` already wrote in each run
+    (``sheets/<i>.png``: real, reconstruction where the method has one, samples), stacked with the
+    run's name above each.  Nothing is sampled again (a GPDM paper sample costs ~3 min here).
     """
-    import sinkit
-    from sinkit.core.capabilities import Sampler
-    from sinkit.core.resize import resize
+    from PIL import Image, ImageDraw
 
-    tiles, labels = [], []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
     for i in images:
-        real_file = next(data.glob(f"{i}.*"))
-        real = sinkit.load_image(real_file, max_size=250)
-        tiles.append(real)
-        labels.append(f"real {real_file.name}")
-        for folder in folders:
-            model = sinkit.load(folder / "models" / str(i))
-            if not isinstance(model, Sampler):
-                raise SystemExit(f"{folder}: the model of image {i} cannot draw samples")
-            sample = model.sample(1, generator=0)
-            label = read_summary(folder)["run"].split(" on ")[0]
-            if sample.shape[2] < real.shape[2]:
-                label += f" ({max(sample.shape[2:])} px, enlarged)"
-                sample = resize(sample, (real.shape[2], round(sample.shape[3] * real.shape[2] / sample.shape[2])))
-            tiles.append(sample.clamp(-1, 1))
-            labels.append(label)
-    return sinkit.save_grid(tiles, path, ncol=len(folders) + 1, labels=labels)
+        sheets = [(r["run"].split(" on ")[0], Image.open(Path(r["folder"]) / "sheets" / f"{i}.png").convert("RGB")) for r in rows]
+        out = Image.new("RGB", (max(im.width for _, im in sheets), sum(im.height + 20 for _, im in sheets)), "white")
+        draw, y = ImageDraw.Draw(out), 0
+        for name, im in sheets:
+            draw.text((4, y + 4), name, fill="black")
+            out.paste(im, (0, y + 20))
+            y += im.height + 20
+        written.append(out_dir / f"sheet_image{i}.jpg")
+        out.save(written[-1], quality=85)
+    return written
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path, help="bench run folders (each holds summary.md)")
-    parser.add_argument("--sheet", type=Path, help="also write a contact sheet (PNG) here")
-    parser.add_argument("--images", default="0,3,5,8", help="image indices for the sheet (default: 0,3,5,8)")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/places50",
-                        help="folder of the benchmark images (default: ../shared/data/places50 beside the repo)")
+    parser.add_argument("--sheets", type=Path, help="also write sheet_image<i>.jpg here: each run's bench sheet of image i, stacked")
+    parser.add_argument("--images", default="0,2", help="image indices for --sheets (default: 0,2)")
     args = parser.parse_args()
     rows = [read_summary(f) for f in args.folders]
     print("| run | images x samples | patch_swd (lower) | nn_patch (lower) | diversity (higher) | training per image | s per sample (start N) | model size, px |")
@@ -98,9 +87,9 @@ def main() -> None:
             f"| {r['run']} | {r.get('images', '?')} x {r.get('samples', '?')} | {r.get('patch_swd', 'n/a')} | "
             f"{r.get('nn_patch', 'n/a')} | {r.get('diversity', 'n/a')} | {r.get('train_per_image', 'n/a')} | {r.get('sample_s', 'n/a')} | {r.get('size', '?')} |"
         )
-    if args.sheet:
-        images = [int(i) for i in args.images.split(",")]
-        print(f"\ncontact sheet: {contact_sheet(args.folders, images, args.data, args.sheet)}")
+    if args.sheets:
+        for path in contact_sheets(rows, [int(i) for i in args.images.split(",")], args.sheets):
+            print(f"contact sheet: {path}")
 
 
 if __name__ == "__main__":
