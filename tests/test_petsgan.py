@@ -170,6 +170,13 @@ def test_augment_prior_set_is_recorded(image):
     assert "no external prior" in prior.description
     out = augment(hr, (12, 16), replace(TINY, crop_min=0.5), torch.Generator().manual_seed(0))
     assert out.shape == (1, 3, 12, 16)
+    # the paper's "w/o external prior" ablation: DEPNet sees only the LR image and its mirror
+    alone = build_prior_set(hr, lr, replace(TINY, augment_count=0), torch.Generator().manual_seed(0))
+    n = TINY.lr_copies
+    assert alone.images.shape == (2 * n, 3, 12, 16)
+    assert sorted([torch.equal(x, lr[0]) for x in alone.images]) == [False] * n + [True] * n
+    with pytest.raises(ValueError, match="augment_count must be >= 0"):
+        replace(TINY, augment_count=-1)
 
 
 def test_folder_prior_and_its_errors(image, tmp_path):

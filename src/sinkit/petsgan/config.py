@@ -169,7 +169,7 @@ class PetsGANConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("dep_iters", "dip_iters", "joint_iters", "hr_iters", "pt_iters", "warmup_iters", "crop_size",
-                     "joint_pool"):
+                     "joint_pool", "augment_count", "lr_copies"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.factor & (self.factor - 1):

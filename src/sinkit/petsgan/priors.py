@@ -259,7 +259,8 @@ def build_prior_set(
         base = _folder_images(config.prior_images, size)
         what = f"{base.shape[0]} images from {Path(config.prior_images).name}/"
     else:
-        base = torch.cat([augment(hr, size, config, generator) for _ in range(config.augment_count)])
+        # augment_count 0: the LR image and its mirror only (the paper's "w/o external prior" ablation)
+        base = torch.cat([augment(hr, size, config, generator) for _ in range(config.augment_count)] or [lr[:0]])
         what = f"{config.augment_count} TPS/flip/crop augmentations of the image (no external prior)"
     if kind != "augment":
         base = torch.cat([base, base.flip(-1)])
