@@ -190,5 +190,16 @@ ROWS: list[Bad] = [
     Bad("train {image} --method deepsim --out {out}", 1, r"deepsim needs the training input 'primitive' \(--primitive: "),
     Bad("train {image} --method deepsim --primitive {text} --out {out}", 1, r"not an image file"),
     Bad("sample {model:deepsim} --out {out}", 1, r"deepsim models cannot draw random samples"),
+    Bad("primitive {text} --out {out}/p.png", 1, r"not an image file \(Pillow cannot identify it\): \S+$"),
+    Bad("primitive {image} --out {file}/p.png", 1, r"cannot create the output folder \S+: it is a file$"),
+    Bad("primitive {image} --kind seg --segments 0 --out {out}/p.png", 2, r"Invalid value for '--segments': 0 is not in the range x>=1"),
+    Bad("primitive {image} --kind seg_edges --seg {text} --out {out}/p.png", 1, r"not an image file \(Pillow cannot identify it\): \S+$"),
+    # --- GPNN inpainting
+    Bad("inpaint {image} --mask {text} --out {out}", 1, r"not an image file \(Pillow cannot identify it\): \S+$"),
+    Bad("inpaint {image} --mask {missing} --out {out}", 2, r"Invalid value for '--mask': File '\S+' does not exist"),
+    Bad("inpaint {image} --mask {mask} --alpha -1 --out {out}", 2, r"Invalid value for '--alpha': -1\.0 is not in the range x>0"),
+    Bad("inpaint {image} --mask {mask} --out {file}/o", 1, r"cannot create the output folder \S+/o: \S+ is a file$"),
+    Bad("inpaint {image} --mask {mask} --max-memory 1K --out {out}", 1, r"inpainting 32x48 px would need about \S+ \S+ of memory \(estimate\), above the limit of 1\.0 KiB"),
+    Bad("inpaint {model:singan} --mask {mask} --out {out}", 1, r"singan models cannot inpaint"),
     # --- your method here: Bad("...", code, r"message"), ...
 ]

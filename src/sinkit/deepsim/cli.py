@@ -18,7 +18,7 @@ __all__ = ["COMMANDS", "primitive"]
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Output PNG.")
 @click.option("--seg", "seg_path", type=click.Path(dir_okay=False), help="Segmentation map for seg / seg_edges (default: unsupervised).")
 @click.option("--seg-method", type=click.Choice(["slic", "felzenszwalb"]), default="slic", show_default=True, help="Unsupervised segmentation when no --seg is given.")
-@click.option("--segments", default=24, show_default=True, help="Approximate number of SLIC regions.")
+@click.option("--segments", type=click.IntRange(min=1), default=24, show_default=True, help="Approximate number of SLIC regions.")
 @click.option("--sigma", type=float, help="Canny sigma, px.  [edges: 2 (official test default); seg_edges: 0.5]")
 @click.option("--canny-color", type=click.Choice(["black", "white"]), default="black", show_default=True, help="Edge colour (official default: black edges on white).")
 @click.option("--skeletonize", is_flag=True,
@@ -34,11 +34,12 @@ def primitive(image, kind, out_path, seg_path, seg_method, segments, sigma, cann
       sinkit primitive photo.png --kind seg --out photo_seg.png        # unsupervised (SLIC)
       sinkit primitive my_drawing.png --skeletonize --out thin.png    # 1 px lines from hand-drawn strokes
     """
-    from ..core.io import load_image, save_image
+    from ..core.io import ensure_dir, load_image, save_image
     from .primitives import make_primitive, skeletonize_edges
 
     color = 1 if canny_color == "white" else 0
     img = load_image(image)
+    ensure_dir(Path(out_path).resolve().parent)  # a bad --out fails before the work
     if skeletonize:
         out = skeletonize_edges(img, color)
         echo_path("skeleton", save_image(out, out_path))
@@ -46,6 +47,9 @@ def primitive(image, kind, out_path, seg_path, seg_method, segments, sigma, cann
     seg = load_image(seg_path) if seg_path else None
     out = make_primitive(img, kind, seg=seg, sigma=sigma, canny_color=color, seg_method=seg_method, segments=segments)
     click.echo(f"{kind} primitive of {image} ({img.shape[2]}x{img.shape[3]} px)")
+    if float(out.amax() - out.amin()) == 0:
+        click.echo("note: the primitive is blank (one colour): DeepSIM cannot learn from it"
+                   + ("; try a smaller --sigma" if kind != "seg" else ""))
     echo_path("primitive", save_image(out, Path(out_path)))
 
 
