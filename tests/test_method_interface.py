@@ -201,3 +201,24 @@ def test_cli_train_help_translate_and_refusals(pair, tmp_path):
         assert first.startswith("Error: toy-translator models cannot ") and "use `sinkit translate`" in first, first
     r = runner.invoke(cli, ["info", str(run)])
     assert r.exit_code == 0 and "toy-translator" in r.output and "primitive" in r.output
+
+
+def test_checkpoint_seconds_rule_saves_on_wall_time(pair, tmp_path, monkeypatch):
+    """With ``checkpoint_every=0`` only the wall-time rule saves: a step that takes 10 s (a fake
+    clock) and ``checkpoint_seconds=25`` must checkpoint after iterations 3, 6, 9 and at the end."""
+    import sinkit.core.training as training
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(training.time, "perf_counter", lambda: clock["now"])
+    model = ToyTranslator(ToyConfig(), pair)
+
+    def step(i):
+        clock["now"] += 10.0
+        return {"mse": 0.0}
+
+    saved = []
+    train_iterations(model, [Phase("main", 10, step)], get_state=dict, set_state=lambda s: None, out_dir=tmp_path,
+                     checkpoint_every=0, checkpoint_seconds=25.0, progress=False,
+                     on_checkpoint=lambda m, it: saved.append(it))
+    assert saved == [3, 6, 9, 10]
+    assert sinkit.load(tmp_path, device="cpu").complete

@@ -17,6 +17,7 @@ from ..core.pyramid import PyramidSpec, scaled_sizes, sr_steps_for
 from ..core.pyramid_model import NoiseInputs, PyramidModel
 from ..core.registry import register_method
 from ..core.resize import resize
+from ..core.scales import scale_label
 from .config import PRESETS, SinGANConfig
 from .networks import Discriminator, Generator
 
@@ -313,5 +314,5 @@ class SinGAN(PyramidModel, NoiseInputs):
         secs = self.info.get("train_seconds", [])
         for i, s in enumerate(self.scales):
             t = f"{secs[i]:.1f}" if i < len(secs) else "-"
-            lines.append(f"{i:5d}  {'N' if i == 0 else f'N-{i}':>5}  {s.size[0]:4d}x{s.size[1]:<4d}   {s.channels:8d}  {s.noise_amp:9.4f}  {t:>7}")
+            lines.append(f"{i:5d}  {scale_label(i):>5}  {s.size[0]:4d}x{s.size[1]:<4d}   {s.channels:8d}  {s.noise_amp:9.4f}  {t:>7}")
         return "\n".join(lines)

@@ -14,6 +14,7 @@ from ..core.pyramid import PyramidSpec, build_pyramid_chained
 from ..core.pyramid_model import PyramidModel
 from ..core.registry import register_method
 from ..core.resize import resize
+from ..core.scales import scale_label
 from .config import PRESETS, SinIRConfig, sr_config
 from .networks import SinIRNet
 
@@ -230,5 +231,5 @@ class SinIR(PyramidModel):
             h, w = self.sizes[i]
             t = f"{secs[i]:.1f}" if i < len(secs) else "-"
             loss = f"{losses[i]['last']:.4f}" if i < len(losses) else "-"
-            lines.append(f"{i:5d}  {'N' if i == 0 else f'N-{i}':>5}  {h:4d}x{w:<4d}   {t:>7}  {loss:>9}")
+            lines.append(f"{i:5d}  {scale_label(i):>5}  {h:4d}x{w:<4d}   {t:>7}  {loss:>9}")
         return "\n".join(lines)
