@@ -60,12 +60,16 @@ def pair(frame: int, split: str, size: tuple[int, int] | None, data: Path):
     return image, seg_edges_primitive(seg, image, sigma=SIGMA)
 
 
-def config_for(variant: str, preset: str):
-    return replace(PRESETS[preset], primitive_kind="seg_edges", **VARIANTS[variant])
+def config_for(variant: str, preset: str, iters: int | None = None, bf16: bool = False):
+    """The preset with the variant's augmentation; ``iters``: half constant, half linear decay."""
+    config = replace(PRESETS[preset], primitive_kind="seg_edges", **VARIANTS[variant])
+    if iters is not None:
+        config = replace(config, niter=iters // 2, niter_decay=iters - iters // 2)
+    return replace(config, bf16=bf16) if bf16 else config
 
 
 def cmd_train(args):
-    config = config_for(args.variant, args.preset)
+    config = config_for(args.variant, args.preset, args.iters, args.bf16)
     image, _ = pair(0, "train", None, args.data)
     size = working_size(*image.shape[-2:], config)
     image, primitive = pair(0, "train", size, args.data)
@@ -99,7 +103,8 @@ def evaluate(model_dir: Path, frames: list[int], data: Path) -> dict:
     done = model.info.get("iteration", 0)
     result = {"info": {"iterations": done, "train_seconds": round(model.train_seconds, 1),
                        "seconds_per_iter": round(model.train_seconds / max(1, done), 3),
-                       "losses": model.info.get("loss_terms"), "vgg_loss": model.info.get("vgg_loss")},
+                       "losses": model.info.get("loss_terms"), "vgg_loss": model.info.get("vgg_loss"),
+                       "ngf": model.config.ngf, "bf16": model.config.bf16},
               "frames": rows}
     cache.write_text(json.dumps(result, indent=1))
     return result
@@ -126,7 +131,7 @@ def cmd_report(args):
     (docs / "results.json").write_text(json.dumps({"mean": mean, "variants": results,
                                                    "not_run": {k: v.splitlines()[0] for k, v in status.items() if v}}, indent=1))
     lines = [
-        "# DeepSIM, face_video protocol (paper sec. 4.2), `fast` preset, 256 px",
+        "# DeepSIM, face_video protocol (paper sec. 4.2), 256 px",
         "",
         "Trained on frame 0 (`train_B`, `train_seg`, primitive `seg_edges`, Canny sigma 0.5), "
         f"tested on frames 1-{len(frames)} (`test_seg` + Canny edges of `test_B`, sigma 0.5) against `test_B`. "
@@ -136,13 +141,13 @@ def cmd_report(args):
         "LPIPS / SIFID: not run (no AlexNet / Inception weights on this machine); "
         "the VGG19 perceptual loss was off for the same reason (`losses` below).",
         "",
-        "| variant | PSNR (dB) higher | SSIM higher | patch SWD lower | NN-patch lower | iterations | train s | losses |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | PSNR (dB) higher | SSIM higher | patch SWD lower | NN-patch lower | iterations | precision | train s | losses |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for v in VARIANTS:
         i = results[v]["info"]
         lines.append(f"| {v} | {mean[v]['psnr']:.2f} | {mean[v]['ssim']:.4f} | {mean[v]['patch_swd']:.4f} | "
-                     f"{mean[v]['nn_patch']:.4f} | {i['iterations']} | {i['train_seconds']} | {', '.join(i['losses'] or [])} |")
+                     f"{mean[v]['nn_patch']:.4f} | {i['iterations']} | {'bf16' if i.get('bf16') else 'fp32'} | {i['train_seconds']} | {', '.join(i['losses'] or [])} |")
     lines += ["", "Per frame:", "", "| frame | " + " | ".join(f"{v} PSNR | {v} SSIM | {v} SWD | {v} NN" for v in VARIANTS) + " |",
               "|---|" + "---|" * (4 * len(VARIANTS))]
     for k, f in enumerate(frames):
@@ -171,6 +176,9 @@ def main():
     t.add_argument("--preset", default="fast", choices=list(PRESETS))
     t.add_argument("--out", default="results/deepsim-face_video")
     t.add_argument("--data", type=Path, default=DATA)
+    t.add_argument("--iters", type=int, default=None,
+                   help="total iterations, half constant + half linear decay (default: the preset's; fast 1600, paper 16000)")
+    t.add_argument("--bf16", action="store_true", help="bfloat16 autocast (default: the preset's, fp32)")
     t.add_argument("--quiet", action="store_true")
     e = sub.add_parser("evaluate", help="metrics of one variant (cached; report runs it when missing)")
     e.add_argument("--variant", choices=list(VARIANTS), required=True)
