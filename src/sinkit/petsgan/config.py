@@ -214,6 +214,10 @@ PRESETS: dict[str, PetsGANConfig] = {
         dep_channels=32,
         dep_iters=1500,
         dep_batch=8,
+        # the official code's WGAN-GP critic, not eq. 6's non-saturating loss: with the offline
+        # `augment` prior the NS DEPNet collapsed to one layout (LR-sample pixel diversity 0.07 vs
+        # 0.23 with WGAN-GP, places50/0.jpg, docs/petsgan.md)
+        dep_loss="wgan-gp",
         ir_channels=32,
         ir_norm="none",
         dip_iters=3000,
