@@ -407,10 +407,8 @@ def run_bench(
 
 
 def _done_line(row: dict) -> str:
-    return (
-        f"{row['num_scales']} scales, trained in {row['train_s']:.0f} s, "
-        f"peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
-    )
+    scales = f"{row['num_scales']} scales, " if row.get("num_scales") is not None else ""  # None: no pyramid (PetsGAN, DeepSIM)
+    return f"{scales}trained in {row['train_s']:.0f} s, peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
 
 
 def _claim(lock: Path, *, token: str | None = None) -> str | None:
