@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from sinkit.bench import BenchSettings, run_bench
+from sinkit.bench.reports import write_reports
 from sinkit.cli.main import cli
 
 
@@ -85,6 +87,14 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
     # other settings in the same folder would mix two benchmarks
     with pytest.raises(ValueError, match="other settings"):
         run_bench(dataset, out, BenchSettings(overrides={"iters": 3}, samples=2), device="cpu", progress=False, log=lines.append)
+
+    # what the model says actually ran (Model.run_facts: e.g. PetsGAN's prior when the config said auto)
+    assert "What ran" not in (out / "summary.md").read_text()  # SinGAN states none
+    record = json.loads((out / "per_image" / "10.json").read_text())
+    (out / "per_image" / "10.json").write_text(json.dumps({**record, "ran_prior": "augment"}))
+    write_reports(out)
+    assert "What ran (the model's own record, `ran_*` columns of results.csv): prior: augment." in (out / "summary.md").read_text()
+    assert [r["ran_prior"] for r in csv.DictReader(open(out / "results.csv"))] == ["", "augment"]
 
 
 def test_bench_rejects_unknown_method_and_scale(dataset, tmp_path):

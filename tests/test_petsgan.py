@@ -7,6 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
+import sinkit
+
 from sinkit.core.resize import resize
 from sinkit.core.weights import WeightsUnavailable
 from sinkit.core.state import flatten_state
@@ -341,6 +343,7 @@ def test_cli_train_with_prior_images_then_sample_wider_and_harmonize(image, tmp_
     run("train", tmp_path / "photo.png", "--method", "petsgan", "--preset", "fast", "--out", tmp_path / "m",
         "--prior-images", tmp_path / "priors", "--samples", "0", "--quiet", "--device", "cpu", *sets)
     assert "folder: 2 images" in run("info", tmp_path / "m")
+    assert sinkit.load(tmp_path / "m", device="cpu").run_facts() == {"prior": "folder", "pt_init": "random"}
     out = run("sample", tmp_path / "m", "--num", "2", "--out", tmp_path / "s", "--scale-h", "1.5", "--device", "cpu")
     assert "96x192 px" in out
     run("harmonize", tmp_path / "m", "--input", tmp_path / "photo.png", "--mask", tmp_path / "photo.png",

@@ -513,6 +513,7 @@ def _bench_one(task: BenchTask, settings: BenchSettings, metrics: list[str], dev
         "rss_before_mb": None if mem.rss_before_mb is None else round(mem.rss_before_mb, 1),
         "cuda_peak_mb": None if mem.cuda_peak_mb is None else round(mem.cuda_peak_mb, 1),
     })
+    row.update({f"ran_{k}": v for k, v in model.run_facts().items()})  # e.g. which prior an `auto` became
     tiles, labels = [real.cpu()], ["real"]
     with torch.no_grad():
         rec = model.reconstruction()

@@ -127,6 +127,10 @@ def write_reports(out_dir: str | os.PathLike, *, status: dict[str, str | None] |
         overrides = settings.get("overrides") or {}
         if overrides:
             lines.append(f"Config overrides on top of the preset: `{json.dumps(overrides)}`.")
+        facts = sorted({k for r in rows for k in r if k.startswith("ran_")})
+        if facts:
+            ran = "; ".join(f"{k[4:]}: {', '.join(sorted({str(r[k]) for r in rows if r.get(k) is not None}))}" for k in facts)
+            lines.append(f"What ran (the model's own record, `ran_*` columns of results.csv): {ran}.")
     lines += ["", "## Samples (mean ± std over images)", ""]
     lines.append("| metric | better | " + " | ".join(f"start {s}" for s in labels) + " |")
     lines.append("|---|---|" + "---|" * len(labels))

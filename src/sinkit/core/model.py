@@ -394,6 +394,15 @@ class SingleImageModel(nn.Module):
         return out
 
     # ------------------------------------------------------------------ display
+    def run_facts(self) -> dict[str, str]:
+        """What actually ran that a results table must state beside the config, as short strings:
+        e.g. PetsGAN's external prior (``{"prior": "augment"}`` when the config said ``auto``).
+
+        ``sinkit bench`` records each as a ``ran_<key>`` column of the image's row and lists
+        the values in ``summary.md``.  Default: none.
+        """
+        return {}
+
     def describe(self) -> str:
         """Human-readable summary (what ``sinkit info`` prints)."""
         lines = [f"method        {self.method}"]

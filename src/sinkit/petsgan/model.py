@@ -80,6 +80,11 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
 
         return fit(cls, inputs, config, **kwargs)
 
+    def run_facts(self) -> dict[str, str]:
+        """The prior set DEPNet was trained on (``biggan`` / ``folder`` / ``augment``) and the patch
+        conv's init (``vgg19`` / ``random``): what the config's ``auto`` values became."""
+        return {"prior": str((self.info.get("prior") or {}).get("kind", "?")), "pt_init": str(self.info.get("pt_init", "?"))}
+
     def describe(self) -> str:
         lines = [super().describe()]
         prior = self.info.get("prior")
