@@ -407,7 +407,7 @@ def run_bench(
 
 
 def _done_line(row: dict) -> str:
-    scales = f"{row['num_scales']} scales, " if row.get("num_scales") is not None else ""  # None: no pyramid (PetsGAN, DeepSIM)
+    scales = f"{row['num_scales']} scales, " if row.get("num_scales") is not None else ""  # None: a method without a pyramid
     return f"{scales}trained in {row['train_s']:.0f} s, peak RSS {row['peak_rss_mb'] or float('nan'):.0f} MiB"
 
 
