@@ -65,7 +65,7 @@ def config_for(variant: str, preset: str, iters: int | None = None, bf16: bool =
     config = replace(PRESETS[preset], primitive_kind="seg_edges", **VARIANTS[variant])
     if iters is not None:
         config = replace(config, niter=iters // 2, niter_decay=iters - iters // 2)
-    return replace(config, bf16=bf16) if bf16 else config
+    return replace(config, bf16=config.bf16 or bf16)
 
 
 def cmd_train(args):

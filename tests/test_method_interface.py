@@ -206,10 +206,13 @@ def test_cli_train_help_translate_and_refusals(pair, tmp_path):
 def test_checkpoint_seconds_rule_saves_on_wall_time(pair, tmp_path, monkeypatch):
     """With ``checkpoint_every=0`` only the wall-time rule saves: a step that takes 10 s (a fake
     clock) and ``checkpoint_seconds=25`` must checkpoint after iterations 3, 6, 9 and at the end."""
+    from types import SimpleNamespace
+
     import sinkit.core.training as training
 
     clock = {"now": 0.0}
-    monkeypatch.setattr(training.time, "perf_counter", lambda: clock["now"])
+    # the driver's clock only, not the process-wide time.perf_counter
+    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
     model = ToyTranslator(ToyConfig(), pair)
 
     def step(i):
