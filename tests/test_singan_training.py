@@ -150,3 +150,38 @@ def test_weights_are_inherited_when_widths_match(tiny_image, tiny_config):
     w1 = model.scales[1].generator.head[0].weight
     # one Adam step from the same start: close but not equal (fresh init would differ by ~0.02)
     assert (w0 - w1).abs().max() < 5e-3 and not torch.equal(w0, w1)
+
+
+def test_windowed_generation_equals_the_crop_of_the_whole_output(tiny_model):
+    # crop training (SinGANConfig.crop_size) relies on this: in eval mode a window sees the
+    # same input pixels as on the whole image, so it is the same crop of the output
+    model, _ = tiny_model
+    scale = model.scales[-1]
+    h, w = scale.size
+    gen = torch.Generator().manual_seed(1)
+    x_up = torch.rand(1, 3, h, w, generator=gen) * 2 - 1
+    z = torch.randn(1, 3, h, w, generator=gen)
+    with torch.no_grad():
+        whole = scale.generate(x_up, z)
+        part = scale.generate(x_up, z, window=(3, 7, 20, 24))
+    assert part.shape == (1, 3, 20, 24)
+    torch.testing.assert_close(part, whole[:, :, 3:23, 7:31], atol=1e-5, rtol=0)
+
+
+def test_crop_training_trains_on_windows_and_samples_whole_images(tiny_image, tiny_config):
+    from sinkit.singan.trainer import ScaleTrainer
+
+    cfg = replace(tiny_config, iters=30, crop_size=24)  # scales 25x38, 29x43, 32x48: all cropped
+    model = sinkit.SinGAN.train(tiny_image, cfg, device="cpu", progress=False)
+    assert [s.size for s in model.scales] == [(25, 38), (29, 43), (32, 48)]
+    for loss in model.info["losses"]:
+        assert loss["rec_last"] < loss["rec_first"]  # the crops' reconstruction loss falls
+    a = model.sample(3, generator=5)
+    assert a.shape == (3, 3, 32, 48) and a.min() >= -1 and a.max() <= 1
+    again = sinkit.SinGAN.train(tiny_image, cfg, device="cpu", progress=False)
+    torch.testing.assert_close(again.sample(3, generator=5), a, atol=0, rtol=0)  # seeded windows
+    trainer = ScaleTrainer(model, 2)  # a fresh trainer for the finest scale: its windows
+    assert trainer.crop == (24, 24)
+    for _ in range(20):
+        top, left, ch, cw = trainer._window()
+        assert (ch, cw) == (24, 24) and 0 <= top <= 32 - 24 and 0 <= left <= 48 - 24
