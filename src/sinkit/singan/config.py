@@ -109,7 +109,9 @@ class SinGANConfig:
 
 
 #: ``paper``: exactly the official defaults.
-#: ``fast``: CPU-friendly (see docs/presets.md): smaller image, narrower and fewer steps.
+#: ``fast``: CPU-friendly (see the README's preset table): smaller image, narrower and fewer steps.
+#: ``cpu``: the paper's 250 px pyramid at CPU cost: narrow, one critic and one generator step,
+#: 64 px training crops at the scales larger than that (issue 13; docs/singan.md).
 PRESETS: dict[str, SinGANConfig] = {
     "paper": SinGANConfig(),
     "fast": replace(
@@ -119,5 +121,13 @@ PRESETS: dict[str, SinGANConfig] = {
         d_steps=1,
         g_steps=1,
         max_channels=32,
+    ),
+    "cpu": replace(
+        SinGANConfig(),
+        iters=1200,
+        d_steps=1,
+        g_steps=1,
+        max_channels=32,
+        crop_size=64,
     ),
 }
