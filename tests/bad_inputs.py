@@ -103,7 +103,7 @@ ROWS: list[Bad] = [
     Bad("train {image} --out {out} --max-size 10", 1, r"min_size \(25\) must not exceed max_size \(10\)$"),
     Bad("train {image} --out {out} --scale-factor 1.5", 1, r"scale_factor must be in \(0, 1\), got 1\.5$"),
     Bad("train {image} --out {out} --method bogus", 1, r"unknown method 'bogus'; available: "),
-    Bad("train {image} --out {out} --preset bogus", 2, r"Invalid value for --preset: unknown preset 'bogus' for singan; available: paper, fast$"),
+    Bad("train {image} --out {out} --preset bogus", 2, r"Invalid value for --preset: unknown preset 'bogus' for singan; available: paper, fast, cpu$"),
     Bad("train {image} --out {out} --set bogus=1", 2, r"Invalid value for --set: SinGANConfig has no field 'bogus'"),
     Bad("train {image} --out {out} --set iters=abc", 2, r"Invalid value for --set: iters expects int, got 'abc'$"),
     Bad("train {image} --out {out} --task sr --factor 1", 1, r"super-resolution factor must be > 1, got 1\.0$"),
