@@ -110,24 +110,18 @@ class SinGANConfig:
 
 #: ``paper``: exactly the official defaults.
 #: ``fast``: CPU-friendly (see the README's preset table): smaller image, narrower and fewer steps.
-#: ``cpu``: the paper's 250 px pyramid at CPU cost: narrow, one critic and one generator step,
-#: 64 px training crops at the scales larger than that (issue 13; docs/singan.md).
+#: ``cpu``: ``fast``'s narrow one-step networks on the paper's 250 px pyramid, with 64 px
+#: training crops at the scales larger than that (issue 13; docs/singan.md).
+_FAST = replace(
+    SinGANConfig(),
+    max_size=128,
+    iters=500,
+    d_steps=1,
+    g_steps=1,
+    max_channels=32,
+)
 PRESETS: dict[str, SinGANConfig] = {
     "paper": SinGANConfig(),
-    "fast": replace(
-        SinGANConfig(),
-        max_size=128,
-        iters=500,
-        d_steps=1,
-        g_steps=1,
-        max_channels=32,
-    ),
-    "cpu": replace(
-        SinGANConfig(),
-        iters=1200,
-        d_steps=1,
-        g_steps=1,
-        max_channels=32,
-        crop_size=64,
-    ),
+    "fast": _FAST,
+    "cpu": replace(_FAST, max_size=SinGANConfig.max_size, iters=1200, crop_size=64),
 }
