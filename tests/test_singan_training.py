@@ -185,3 +185,36 @@ def test_crop_training_trains_on_windows_and_samples_whole_images(tiny_image, ti
     for _ in range(20):
         top, left, ch, cw = trainer._window()
         assert (ch, cw) == (24, 24) and 0 <= top <= 32 - 24 and 0 <= left <= 48 - 24
+
+
+def test_norm_none_trains_the_function_it_samples_with(tiny_image, tiny_config, tmp_path):
+    # norm="none" (ConSinGAN's networks): no batch normalisation, so a crop-trained generator computes
+    # in training mode exactly what it computes when sampling, and a saved model rebuilds without it
+    cfg = replace(tiny_config, iters=30, crop_size=24, norm="none")
+    model = sinkit.SinGAN.train(tiny_image, cfg, out_dir=tmp_path / "run", device="cpu", progress=False)
+    for loss in model.info["losses"]:
+        assert loss["rec_last"] < loss["rec_first"]
+    scale = model.scales[-1]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*scale.generator.modules(), *scale.discriminator.modules()])
+    x_up = torch.rand(1, 3, *scale.size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    z = torch.randn(1, 3, *scale.size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        sampled = scale.generate(x_up, z, window=(3, 7, 24, 24))
+        scale.generator.train()
+        trained = scale.generate(x_up, z, window=(3, 7, 24, 24))
+        scale.generator.eval()
+    torch.testing.assert_close(trained, sampled, atol=0, rtol=0)
+    loaded = sinkit.load(tmp_path / "run", device="cpu")
+    assert loaded.config.norm == "none"
+    torch.testing.assert_close(loaded.sample(2, generator=4), model.sample(2, generator=4), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="norm must be 'batch', 'none' or 'uncropped'"):
+        replace(cfg, norm="instance")
+
+
+def test_norm_uncropped_keeps_batch_norm_only_where_training_sees_the_whole_image(tiny_image, tiny_config, tmp_path):
+    cfg = replace(tiny_config, iters=20, crop_size=40, norm="uncropped")  # 25x38 whole; 29x43, 32x48 on 29x40, 32x40 crops
+    model = sinkit.SinGAN.train(tiny_image, cfg, out_dir=tmp_path / "run", device="cpu", progress=False)
+    has_bn = [any(isinstance(m, torch.nn.BatchNorm2d) for m in s.generator.modules()) for s in model.scales]
+    assert has_bn == [True, False, False]
+    loaded = sinkit.load(tmp_path / "run", device="cpu")  # rebuilds each scale's layout from config and size
+    torch.testing.assert_close(loaded.sample(2, generator=4), model.sample(2, generator=4), atol=0, rtol=0)

@@ -31,6 +31,12 @@ class SinGANConfig:
     """width at the coarsest scales; doubles every ``channels_double_every`` scales"""
     channels_double_every: int = 4
     max_channels: int = 128
+    norm: str = "batch"
+    """normalisation after each hidden conv of G and D: ``batch`` (paper, fig. 5), ``none``
+    (ConSinGAN's networks, Hinz et al. WACV 2021), or ``uncropped``: batch normalisation at the
+    scales trained on the whole image, none at the scales trained on crops (``crop_size``).  Batch
+    normalisation of a crop-trained scale normalises by each 64 px window's own statistics in
+    training but by their running average when sampling, a different function (docs/singan.md)"""
 
     # --- optimisation (official: niter 2000, Dsteps = Gsteps = 3, lr 5e-4, beta1 0.5)
     iters: int = 2000
@@ -84,6 +90,17 @@ class SinGANConfig:
         """Network width at scale ``index`` (0 = coarsest): 32 for 0-3, 64 for 4-7, 128 from 8."""
         return min(self.base_channels * 2 ** (index // self.channels_double_every), self.max_channels)
 
+    def crop_at(self, size: tuple[int, int]) -> tuple[int, int] | None:
+        """The training window ``(h, w)`` of a scale of ``size`` px, or None when it trains on the whole image."""
+        if not self.crop_size:
+            return None
+        crop = (min(size[0], self.crop_size), min(size[1], self.crop_size))
+        return None if crop == tuple(size) else crop
+
+    def batch_norm_at(self, size: tuple[int, int]) -> bool:
+        """Whether the networks of a scale of ``size`` px use batch normalisation (see ``norm``)."""
+        return self.norm == "batch" or (self.norm == "uncropped" and self.crop_at(size) is None)
+
     def __post_init__(self):
         for name in ("max_size", "min_size", "num_layers", "iters", "d_steps", "g_steps", "base_channels"):
             if getattr(self, name) < 1:
@@ -104,6 +121,8 @@ class SinGANConfig:
             raise ValueError(f"sr_factor must be 0 (off) or > 1, got {self.sr_factor}")
         if self.crop_size and self.crop_size < 2 * self.num_layers * (self.kernel_size - 1) + 2:
             raise ValueError(f"crop_size must be 0 (off) or at least twice the receptive field, got {self.crop_size}")
+        if self.norm not in ("batch", "none", "uncropped"):
+            raise ValueError(f"norm must be 'batch', 'none' or 'uncropped', got {self.norm!r}")
         if not 0 < self.lr_decay_at <= 1:
             raise ValueError(f"lr_decay_at must be in (0, 1], got {self.lr_decay_at}")
 

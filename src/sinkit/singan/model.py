@@ -19,7 +19,7 @@ from ..core.registry import register_method
 from ..core.resize import resize
 from ..core.scales import scale_label
 from .config import PRESETS, SinGANConfig
-from .networks import Discriminator, Generator
+from .networks import Discriminator, Generator, build_networks
 
 __all__ = ["Scale", "SinGAN", "NOISE_MODES", "EDIT_DILATION", "HARMONIZE_DILATION"]
 
@@ -299,8 +299,7 @@ class SinGAN(PyramidModel, NoiseInputs):
             raise ValueError(f"{len(structure['scales'])} scales but a pyramid of only {spec.num_scales}")
         scales = []
         for i, s in enumerate(structure["scales"]):
-            g = Generator(s["channels"], config.num_layers, config.kernel_size)
-            d = Discriminator(s["channels"], config.num_layers, config.kernel_size)
+            g, d = build_networks(s["channels"], config, tuple(s["size"]))
             scale = Scale(g, d, float(s["noise_amp"]), tuple(s["size"]))
             if i == 0:  # z* lives at the coarsest scale (paper eq. 5)
                 pad = scale.generator_padding if config.noise_padding else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-__all__ = ["BatchStatNorm2d", "ConvBlock", "Generator", "Discriminator", "init_weights", "receptive_field"]
+__all__ = ["BatchStatNorm2d", "ConvBlock", "Generator", "Discriminator", "build_networks", "init_weights", "receptive_field"]
 
 
 class BatchStatNorm2d(nn.BatchNorm2d):
@@ -40,18 +40,17 @@ class BatchStatNorm2d(nn.BatchNorm2d):
 
 
 class ConvBlock(nn.Sequential):
-    """Conv(k x k, stride 1, no padding) - BatchNorm - LeakyReLU(0.2)."""
+    """Conv(k x k, stride 1, no padding) - BatchNorm - LeakyReLU(0.2); ``norm=None``: no normalisation."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, norm: type[nn.BatchNorm2d] = nn.BatchNorm2d):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0),
-            norm(out_channels),
-            nn.LeakyReLU(0.2, inplace=True),
-        )
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, norm: type[nn.BatchNorm2d] | None = nn.BatchNorm2d):
+        layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0)]
+        if norm is not None:
+            layers.append(norm(out_channels))
+        super().__init__(*layers, nn.LeakyReLU(0.2, inplace=True))
 
 
 class _Body(nn.Module):
-    def __init__(self, channels: int, num_layers: int, kernel_size: int, out_channels: int, norm: type[nn.BatchNorm2d] = nn.BatchNorm2d):
+    def __init__(self, channels: int, num_layers: int, kernel_size: int, out_channels: int, norm: type[nn.BatchNorm2d] | None = nn.BatchNorm2d):
         super().__init__()
         if num_layers < 2:
             raise ValueError(f"num_layers must be >= 2, got {num_layers}")
@@ -71,10 +70,11 @@ class Generator(_Body):
         channels: width of every hidden layer (32 / 64 / 128 by scale).
         num_layers: conv layers (official 5: receptive field 11x11).
         kernel_size: conv kernel (official 3).
+        norm: normalisation after each hidden conv (paper: batch norm); None: none (ConSinGAN).
     """
 
-    def __init__(self, channels: int, num_layers: int = 5, kernel_size: int = 3):
-        super().__init__(channels, num_layers, kernel_size, out_channels=3)
+    def __init__(self, channels: int, num_layers: int = 5, kernel_size: int = 3, norm: type[nn.BatchNorm2d] | None = nn.BatchNorm2d):
+        super().__init__(channels, num_layers, kernel_size, out_channels=3, norm=norm)
         self.tail = nn.Sequential(self.tail, nn.Tanh())
 
     def forward(self, z_in: torch.Tensor, x_up: torch.Tensor) -> torch.Tensor:
@@ -95,14 +95,26 @@ class Discriminator(_Body):
     Input ``(B, 3, h, w)`` unpadded; output a score map ``(B, 1, h - 2p, w - 2p)``
     whose every value sees an 11x11 patch (official ``WDiscriminator``).  Its
     batch normalisation is :class:`BatchStatNorm2d` (same function, cheaper
-    double backward for the gradient penalty).
+    double backward for the gradient penalty); ``norm=None``: none (ConSinGAN).
     """
 
-    def __init__(self, channels: int, num_layers: int = 5, kernel_size: int = 3, norm: type[nn.BatchNorm2d] = BatchStatNorm2d):
+    def __init__(self, channels: int, num_layers: int = 5, kernel_size: int = 3, norm: type[nn.BatchNorm2d] | None = BatchStatNorm2d):
         super().__init__(channels, num_layers, kernel_size, out_channels=1, norm=norm)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.tail(self.body(self.head(image)))
+
+
+def build_networks(channels: int, config, size: tuple[int, int]) -> tuple[Generator, Discriminator]:
+    """G_n and D_n of a scale of ``size`` px and ``channels`` width, as ``config`` defines them.
+
+    With batch normalisation (the critic's as :class:`BatchStatNorm2d`) where
+    ``config.batch_norm_at(size)`` (a :class:`~sinkit.singan.config.SinGANConfig`), without otherwise.
+    """
+    plain = not config.batch_norm_at(size)
+    generator = Generator(channels, config.num_layers, config.kernel_size, norm=None if plain else nn.BatchNorm2d)
+    discriminator = Discriminator(channels, config.num_layers, config.kernel_size, norm=None if plain else BatchStatNorm2d)
+    return generator, discriminator
 
 
 def init_weights(module: nn.Module) -> None:

@@ -22,7 +22,7 @@ from ..core.resize import resize
 from ..core.training import scale_seed, start_run, train_scales
 from .config import SinGANConfig
 from .model import Scale, SinGAN
-from .networks import Discriminator, Generator, init_weights
+from .networks import build_networks, init_weights
 
 __all__ = ["train", "train_scale", "ScaleTrainer", "prepare_process", "reconstruction_noise_generator"]
 
@@ -224,12 +224,14 @@ class ScaleTrainer:
         self.memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
 
         channels = config.channels(index)
-        g_net = Generator(channels, config.num_layers, config.kernel_size)
-        d_net = Discriminator(channels, config.num_layers, config.kernel_size)
+        size = tuple(model.pyramid[index].shape[-2:])
+        g_net, d_net = build_networks(channels, config, size)
         init_weights(g_net)
         init_weights(d_net)
-        if index > 0 and model.scales[index - 1].channels == channels:
-            # Official: a scale of the same width starts from the previous scale's weights.
+        previous = model.scales[index - 1] if index > 0 else None
+        if previous is not None and previous.channels == channels and config.batch_norm_at(previous.size) == config.batch_norm_at(size):
+            # Official: a scale of the same width starts from the previous scale's weights
+            # (not across a change of normalisation, norm="uncropped": those weights expect batch norm).
             g_net.load_state_dict(model.scales[index - 1].generator.state_dict())
             d_net.load_state_dict(model.scales[index - 1].discriminator.state_dict())
         g_net.to(device, memory_format=self.memory_format).train()
@@ -238,7 +240,6 @@ class ScaleTrainer:
             s.generator.to(memory_format=self.memory_format)
 
         real = model.pyramid[index].contiguous(memory_format=self.memory_format)
-        size = tuple(real.shape[-2:])
         self.real = real
         self.scale = scale = Scale(g_net, d_net, 1.0, size, None)
         self.pad = pad = scale.generator_padding if config.noise_padding else 0
@@ -258,8 +259,7 @@ class ScaleTrainer:
         self.noise_channels = 1 if index == 0 else 3
         # crop training (not in the paper): critic and generator see random windows of at most
         # crop_size x crop_size px; None: the whole image (paper)
-        crop = (min(size[0], config.crop_size), min(size[1], config.crop_size)) if config.crop_size else size
-        self.crop = None if crop == size else crop
+        self.crop = config.crop_at(size)
 
         self.opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr_d, betas=config.betas)
         self.opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr_g, betas=config.betas)
