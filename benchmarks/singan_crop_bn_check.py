@@ -6,7 +6,10 @@ sampling runs: batch norm uses running averages) and in training mode on
 tiled ``--crop`` px windows (how crop training ran: batch norm uses each
 window's own statistics).  Prints, for the top fifth of the image (the sky
 on landscapes), the mean RGB change each makes to its input next to the
-change the real image needs, and each one's MSE to the real image.
+change the real image needs, and each one's MSE to the real image.  Scales
+without batch norm (``norm="uncropped"``, the ``cpu`` preset since it was
+fixed) compute the same function both ways; add ``--set norm=batch`` when
+training to reproduce the mismatch.
 
     python benchmarks/singan_crop_bn_check.py results/p50/singan-cpu/models/9 --crop 64
 """
