@@ -130,7 +130,8 @@ class SinGANConfig:
 #: ``paper``: exactly the official defaults.
 #: ``fast``: CPU-friendly (see the README's preset table): smaller image, narrower and fewer steps.
 #: ``cpu``: ``fast``'s narrow one-step networks on the paper's 250 px pyramid, with 64 px
-#: training crops at the scales larger than that (issue 13; docs/singan.md).
+#: training crops at the scales larger than that, and no batch normalisation at those scales
+#: (issue 13; docs/singan.md).
 _FAST = replace(
     SinGANConfig(),
     max_size=128,
@@ -142,5 +143,5 @@ _FAST = replace(
 PRESETS: dict[str, SinGANConfig] = {
     "paper": SinGANConfig(),
     "fast": _FAST,
-    "cpu": replace(_FAST, max_size=SinGANConfig.max_size, iters=1200, crop_size=64),
+    "cpu": replace(_FAST, max_size=SinGANConfig.max_size, iters=1200, crop_size=64, norm="uncropped"),
 }
