@@ -232,8 +232,8 @@ class ScaleTrainer:
         if previous is not None and previous.channels == channels and config.batch_norm_at(previous.size) == config.batch_norm_at(size):
             # Official: a scale of the same width starts from the previous scale's weights
             # (not across a change of normalisation, norm="uncropped": those weights expect batch norm).
-            g_net.load_state_dict(model.scales[index - 1].generator.state_dict())
-            d_net.load_state_dict(model.scales[index - 1].discriminator.state_dict())
+            g_net.load_state_dict(previous.generator.state_dict())
+            d_net.load_state_dict(previous.discriminator.state_dict())
         g_net.to(device, memory_format=self.memory_format).train()
         d_net.to(device, memory_format=self.memory_format).train()
         for s in model.scales:  # the frozen coarser generators draw x_up every iteration
