@@ -182,9 +182,16 @@ def test_crop_training_trains_on_windows_and_samples_whole_images(tiny_image, ti
     torch.testing.assert_close(again.sample(3, generator=5), a, atol=0, rtol=0)  # seeded windows
     trainer = ScaleTrainer(model, 2)  # a fresh trainer for the finest scale: its windows
     assert trainer.crop == (24, 24)
-    for _ in range(20):
+    rows, cols = torch.zeros(32), torch.zeros(48)
+    for _ in range(2000):
         top, left, ch, cw = trainer._window()
         assert (ch, cw) == (24, 24) and 0 <= top <= 32 - 24 and 0 <= left <= 48 - 24
+        rows[top : top + ch] += 1
+        cols[left : left + cw] += 1
+    # the edges (where the generator sees its zero padding) are in c / (n + c - 1) of the windows,
+    # not the 1 / (n - c + 1) of a uniform corner (0.44 and 0.34 here, not 0.11 and 0.04)
+    for counts, n in ((rows, 32), (cols, 48)):
+        assert abs(counts[0] / 2000 - 24 / (n + 23)) < 0.05 and abs(counts[-1] / 2000 - 24 / (n + 23)) < 0.05
 
 
 def test_norm_none_trains_the_function_it_samples_with(tiny_image, tiny_config, tmp_path):
@@ -192,8 +199,11 @@ def test_norm_none_trains_the_function_it_samples_with(tiny_image, tiny_config, 
     # in training mode exactly what it computes when sampling, and a saved model rebuilds without it
     cfg = replace(tiny_config, iters=30, crop_size=24, norm="none")
     model = sinkit.SinGAN.train(tiny_image, cfg, out_dir=tmp_path / "run", device="cpu", progress=False)
-    for loss in model.info["losses"]:
-        assert loss["rec_last"] < loss["rec_first"]
+    losses = model.info["losses"]
+    # the fresh coarsest scale learns; the finer ones start from the previous scale's weights
+    # and stay near its loss in 30 iterations (a window's loss varies with the window)
+    assert losses[0]["rec_last"] < 0.5 * losses[0]["rec_first"]
+    assert all(loss["rec_last"] < 0.5 * losses[0]["rec_first"] for loss in losses)
     scale = model.scales[-1]
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*scale.generator.modules(), *scale.discriminator.modules()])
     x_up = torch.rand(1, 3, *scale.size, generator=torch.Generator().manual_seed(1)) * 2 - 1

@@ -280,12 +280,21 @@ class ScaleTrainer:
         return x_ups.contiguous(memory_format=self.memory_format)
 
     def _window(self) -> tuple[int, int, int, int] | None:
-        """A random ``(top, left, height, width)`` training window, or None for the whole image."""
+        """A random ``(top, left, height, width)`` training window, or None for the whole image.
+
+        The corner is drawn uniformly from ``[-(c - 1), n - 1]`` and clamped to ``[0, n - c]``, so a
+        window lies flush with an image edge with probability ``c / (n + c - 1)`` per side.  A
+        uniform corner in ``[0, n - c]`` would train the edge rows and columns (the only ones whose
+        receptive field reaches the zero padding) 64x less often than the centre at 64 px crops of
+        188 px, and the samples show a seam along the border; clamped, an edge row is covered as
+        often as a row in the middle of the image (for ``n >= 2c - 1``), and no row more than 2x as
+        often (the rows ``c`` px in from an edge).
+        """
         if self.crop is None:
             return None
         (h, w), (ch, cw) = self.scale.size, self.crop
-        top = int(torch.randint(0, h - ch + 1, (1,), generator=self.gen))
-        left = int(torch.randint(0, w - cw + 1, (1,), generator=self.gen))
+        top = min(max(int(torch.randint(1 - ch, h, (1,), generator=self.gen)), 0), h - ch)
+        left = min(max(int(torch.randint(1 - cw, w, (1,), generator=self.gen)), 0), w - cw)
         return top, left, ch, cw
 
     @staticmethod
