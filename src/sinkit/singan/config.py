@@ -64,7 +64,8 @@ class SinGANConfig:
     crop_size: int = 0
     """train scales larger than this on random crops of at most ``crop_size`` x ``crop_size`` px
     (critic, generator and reconstruction loss; the coarser scales' inputs and sampling stay
-    whole-image).  The networks are convolutional with an 11 px receptive field, so a crop
+    whole-image; the window's corner is clamped so the image edges are trained as often as the
+    centre, ``ScaleTrainer._window``).  The networks are convolutional with an 11 px receptive field, so a crop
     teaches the same patch statistics at a fraction of the cost.  0: the whole image (paper)"""
 
     # --- variants
@@ -143,5 +144,5 @@ _FAST = replace(
 PRESETS: dict[str, SinGANConfig] = {
     "paper": SinGANConfig(),
     "fast": _FAST,
-    "cpu": replace(_FAST, max_size=SinGANConfig.max_size, iters=1200, crop_size=64, norm="uncropped"),
+    "cpu": replace(_FAST, max_size=SinGANConfig.max_size, iters=1600, crop_size=64, norm="uncropped"),
 }
