@@ -202,7 +202,6 @@ def test_norm_none_trains_the_function_it_samples_with(tiny_image, tiny_config, 
     losses = model.info["losses"]
     # the fresh coarsest scale learns; the finer ones start from the previous scale's weights
     # and stay near its loss in 30 iterations (a window's loss varies with the window)
-    assert losses[0]["rec_last"] < 0.5 * losses[0]["rec_first"]
     assert all(loss["rec_last"] < 0.5 * losses[0]["rec_first"] for loss in losses)
     scale = model.scales[-1]
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*scale.generator.modules(), *scale.discriminator.modules()])

@@ -65,8 +65,9 @@ class SinGANConfig:
     """train scales larger than this on random crops of at most ``crop_size`` x ``crop_size`` px
     (critic, generator and reconstruction loss; the coarser scales' inputs and sampling stay
     whole-image; the window's corner is clamped so the image edges are trained as often as the
-    centre, ``ScaleTrainer._window``).  The networks are convolutional with an 11 px receptive field, so a crop
-    teaches the same patch statistics at a fraction of the cost.  0: the whole image (paper)"""
+    centre, ``ScaleTrainer._window``).  The networks are convolutional with an 11 px receptive
+    field, so a crop teaches the same patch statistics at a fraction of the cost.  0: the whole
+    image (paper)"""
 
     # --- variants
     noise_padding: bool = False
