@@ -12,9 +12,8 @@ Usage::
 
     python benchmarks/petsgan_speed.py                                   # paper + fast, fp32 + bf16
     python benchmarks/petsgan_speed.py --presets fast --precisions fp32 --iters 5 --out speed.json
-    # the figures of docs/petsgan.md (quiet 2-core CPU, both cores):
-    cpuslot --exclusive env OMP_NUM_THREADS=2 .venv/bin/python benchmarks/petsgan_speed.py \\
-        --threads 2 --out runs/petsgan-speed.json
+    # the figures of docs/petsgan.md (quiet 2-core CPU, both cores, nothing else running):
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/petsgan_speed.py --threads 2 --out runs/petsgan-speed.json
 
 Prints a table and writes JSON (every measurement, machine, torch threads).
 """
