@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .config import SinGANConfig
+
 __all__ = ["BatchStatNorm2d", "ConvBlock", "Generator", "Discriminator", "build_networks", "init_weights", "receptive_field"]
 
 
@@ -105,11 +107,11 @@ class Discriminator(_Body):
         return self.tail(self.body(self.head(image)))
 
 
-def build_networks(channels: int, config, size: tuple[int, int]) -> tuple[Generator, Discriminator]:
+def build_networks(channels: int, config: SinGANConfig, size: tuple[int, int]) -> tuple[Generator, Discriminator]:
     """G_n and D_n of a scale of ``size`` px and ``channels`` width, as ``config`` defines them.
 
     With batch normalisation (the critic's as :class:`BatchStatNorm2d`) where
-    ``config.batch_norm_at(size)`` (a :class:`~sinkit.singan.config.SinGANConfig`), without otherwise.
+    ``config.batch_norm_at(size)``, without otherwise.
     """
     plain = not config.batch_norm_at(size)
     generator = Generator(channels, config.num_layers, config.kernel_size, norm=None if plain else nn.BatchNorm2d)

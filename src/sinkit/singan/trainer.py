@@ -292,9 +292,13 @@ class ScaleTrainer:
         """
         if self.crop is None:
             return None
+
+        def corner(n: int, c: int) -> int:
+            return min(max(int(torch.randint(1 - c, n, (1,), generator=self.gen)), 0), n - c)
+
         (h, w), (ch, cw) = self.scale.size, self.crop
-        top = min(max(int(torch.randint(1 - ch, h, (1,), generator=self.gen)), 0), h - ch)
-        left = min(max(int(torch.randint(1 - cw, w, (1,), generator=self.gen)), 0), w - cw)
+        top = corner(h, ch)  # drawn before left: the seeded window sequence
+        left = corner(w, cw)
         return top, left, ch, cw
 
     @staticmethod
