@@ -27,8 +27,7 @@ from pathlib import Path
 import torch
 
 import sinkit
-from sinkit.core.pyramid_model import PyramidModel
-from sinkit.core.scales import parse_scale
+from sinkit.bench.harness import draw_samples
 from sinkit.metrics.patches import patch_swd
 
 
@@ -39,9 +38,8 @@ def per_sample_scores(folder: Path, start_scale: str | None = None) -> dict[str,
     scores = {}
     for run in sorted((folder / "models").iterdir(), key=lambda p: (len(p.name), p.name)):
         model = sinkit.load(run)
-        options = {"start_scale": parse_scale(label, model.num_scales)} if isinstance(model, PyramidModel) else {}
         with torch.no_grad():
-            samples = model.sample(settings["samples"], generator=settings["seed"], **options)
+            samples = draw_samples(model, settings["samples"], settings["seed"], label)
         real = model.training_image()
         scores[run.name] = [patch_swd(samples[b : b + 1], real) for b in range(samples.shape[0])]
         s = scores[run.name]

@@ -30,11 +30,9 @@ import torch
 
 from sinkit.core.config import parse_overrides, replace_config
 from sinkit.core.io import load_image
-from sinkit.core.pyramid import singan_pyramid
-from sinkit.core.resize import resize
 from sinkit.metrics.evaluate import evaluate_samples
 from sinkit.singan.config import PRESETS
-from sinkit.singan.trainer import train
+from sinkit.singan.trainer import pyramid_spec, train
 
 
 def main() -> None:
@@ -53,15 +51,13 @@ def main() -> None:
     if not config.crop_size:
         parser.error("the preset trains every scale on the whole image: set crop_size to have coarse whole-image scales")
     image = load_image(args.image)
-    spec = singan_pyramid(*image.shape[-2:], min_size=config.min_size, max_size=config.max_size, scale_factor=config.scale_factor)
-    whole = sum(1 for size in spec.sizes if config.crop_at(size) is None)
+    whole = sum(1 for size in pyramid_spec(config, *image.shape[-2:]).sizes if config.crop_at(size) is None)
     start = time.perf_counter()
     model = train(image, config, progress=False, stop_after=whole)
     seconds = time.perf_counter() - start
     with torch.no_grad():
         samples = model.sample(args.samples, generator=0, start_scale=0)
-    real = resize(resize(image, spec.image_size), tuple(samples.shape[-2:]))
-    scores = evaluate_samples(samples, real, metrics=["patch_swd", "nn_patch", "diversity"])
+    scores = evaluate_samples(samples, model.training_image(), metrics=["patch_swd", "nn_patch", "diversity"])
     row = {
         "image": Path(args.image).name,
         "preset": args.preset,

@@ -64,6 +64,7 @@ __all__ = [
     "run_task",
     "record_failure",
     "run_bench",
+    "draw_samples",
     "write_reports",
     "list_images",
 ]
@@ -484,6 +485,20 @@ def _deep_models(inception: str) -> _DeepModels:
     return _DeepModels(inception)
 
 
+def draw_samples(model, num: int, seed: int, start_scale: str) -> torch.Tensor:
+    """The samples the bench scores: ``num`` samples drawn with sampling seed ``seed``.
+
+    Args:
+        start_scale: a pyramid model's start scale as written in the settings (``N``, ``N-1``, ``0``);
+            ignored by models without scales.
+
+    Returns:
+        ``(num, 3, H, W)`` in ``[-1, 1]``.
+    """
+    options = {"start_scale": parse_scale(start_scale, model.num_scales)} if isinstance(model, PyramidModel) else {}
+    return model.sample(num, generator=seed, **options)
+
+
 def _bench_one(task: BenchTask, settings: BenchSettings, metrics: list[str], device: torch.device, progress: bool) -> dict:
     cls = get_method(settings.method)
     config = task_config(settings, task.seed)
@@ -527,9 +542,8 @@ def _bench_one(task: BenchTask, settings: BenchSettings, metrics: list[str], dev
     labels += [""] * (ncol - len(labels))
     deep = _deep_models(settings.inception)
     for label in settings.start_scales:
-        options = {"start_scale": parse_scale(label, model.num_scales)} if isinstance(model, PyramidModel) else {}
         t0 = time.perf_counter()
-        samples = model.sample(settings.samples, generator=settings.seed, **options)
+        samples = draw_samples(model, settings.samples, settings.seed, label)
         row[f"sample_s@{label}"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
         for key, value in evaluate_samples(samples, real, metrics=metrics, deep_models=deep).items():

@@ -17,14 +17,14 @@ from tqdm.auto import tqdm
 from ..core.device import resolve_device
 from ..core.io import save_grid, save_image
 from ..core.losses import gradient_penalty
-from ..core.pyramid import singan_pyramid, sr_pyramid
+from ..core.pyramid import PyramidSpec, singan_pyramid, sr_pyramid
 from ..core.resize import resize
 from ..core.training import scale_seed, start_run, train_scales
 from .config import SinGANConfig
 from .model import Scale, SinGAN
 from .networks import build_networks, init_weights
 
-__all__ = ["train", "train_scale", "ScaleTrainer", "prepare_process", "reconstruction_noise_generator"]
+__all__ = ["train", "pyramid_spec", "train_scale", "ScaleTrainer", "prepare_process", "reconstruction_noise_generator"]
 
 
 def prepare_process() -> bool:
@@ -71,6 +71,17 @@ def reconstruction_noise_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
 
 
+def pyramid_spec(config: SinGANConfig, height: int, width: int) -> PyramidSpec:
+    """The scale sizes ``config`` builds for a ``height`` x ``width`` px image (what :func:`train` trains).
+
+    Raises:
+        ValueError: image too small for the pyramid.
+    """
+    if config.sr_factor:
+        return sr_pyramid(height, width, config.sr_factor, min_size=config.min_size, max_size=config.max_size)
+    return singan_pyramid(height, width, min_size=config.min_size, max_size=config.max_size, scale_factor=config.scale_factor)
+
+
 def train(
     image: torch.Tensor,
     config: SinGANConfig,
@@ -110,10 +121,7 @@ def train(
     if image.dim() != 4 or image.shape[:2] != (1, 3):
         raise ValueError(f"expected a (1, 3, H, W) image, got {tuple(image.shape)}")
     device = resolve_device(device)
-    if config.sr_factor:
-        spec = sr_pyramid(image.shape[2], image.shape[3], config.sr_factor, min_size=config.min_size, max_size=config.max_size)
-    else:
-        spec = singan_pyramid(image.shape[2], image.shape[3], min_size=config.min_size, max_size=config.max_size, scale_factor=config.scale_factor)
+    spec = pyramid_spec(config, image.shape[2], image.shape[3])
     real = resize(image.to(device), spec.image_size)
 
     model, _ = start_run(
