@@ -298,6 +298,21 @@ def test_presets_are_valid_and_fast_is_smaller():
         replace(paper, prior="folder")
 
 
+def test_ir_input_noise_is_the_official_one_in_paper_and_off_in_fast(image):
+    """paper: N(0, 0.3) on half of the IR inputs (official); fast: the clean LR (docs/petsgan.md)."""
+    x = torch.zeros(64, 3, 4, 4)
+    for name in ("paper", "fast"):
+        preset = PRESETS[name]
+        trainer = make_trainer(image, replace(TINY, ir_noise_p=preset.ir_noise_p, ir_noise_std=preset.ir_noise_std))
+        noisy = trainer._ir_noise(x, torch.Generator().manual_seed(0))
+        touched = noisy.flatten(1).abs().amax(dim=1) > 0
+        if name == "fast":
+            assert not touched.any()
+        else:
+            assert 16 < int(touched.sum()) < 48  # p = 0.5 of 64 inputs
+            assert noisy[touched].std().item() == pytest.approx(0.3, rel=0.1)
+
+
 def test_fit_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):
     import sinkit
 
