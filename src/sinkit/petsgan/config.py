@@ -224,8 +224,8 @@ PRESETS: dict[str, PetsGANConfig] = {
         ir_lr_step=1000,
         # no noise on the IR input (official: N(0, 0.3) with p 0.5, eq. 8's "small disturbance").  At
         # 32 channels and 3000 crop iterations the IR network cannot learn both the clean and the noisy
-        # mapping; with the noise it learns a denoising blur (places50/2.jpg: restoration 24.2 dB,
-        # horizontal smears; without: 26.1 dB and the ridges come back; docs/petsgan.md)
+        # mapping; with the noise it learns a denoising blur (places50/2.jpg, IR network alone: restoration
+        # 24.2 dB, horizontal smears; without: 25.3 dB and the ridges come back; docs/petsgan.md)
         ir_noise_p=0.0,
         joint_iters=300,
         joint_pool=24,
