@@ -43,11 +43,12 @@ VARIANTS = {
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("variants", nargs="+", choices=list(VARIANTS))
-    ap.add_argument("--image", default="../shared/data/places50/2.jpg")
-    ap.add_argument("--preset", default="fast")
-    ap.add_argument("--out", type=Path, default=Path("results/petsgan-ir-noise"))
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("variants", nargs="+", choices=list(VARIANTS), help="variants to train, one after the other")
+    ap.add_argument("--image", default="../shared/data/places50/2.jpg", help="training image (default: %(default)s)")
+    ap.add_argument("--preset", default="fast", help="preset the variants change (default: %(default)s)")
+    ap.add_argument("--out", type=Path, default=Path("results/petsgan-ir-noise"),
+                    help="folder for restoration.png (default: %(default)s)")
+    ap.add_argument("--threads", type=int, default=2, help="intra-op threads (default: %(default)s)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -58,11 +58,11 @@ def conv_throughput(height: int, width: int, channels: int = 128) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--image", default=str(DEFAULT_IMAGE))
-    ap.add_argument("--preset", default="paper")
-    ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
-    ap.add_argument("--scale-from-end", type=int, default=0, help="0 = finest scale (default)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--image", default=str(DEFAULT_IMAGE), help="training image (default: places50/0.jpg)")
+    ap.add_argument("--preset", default="paper", help="SinGAN preset (default: %(default)s)")
+    ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16", help="(default: %(default)s)")
+    ap.add_argument("--scale-from-end", type=int, default=0, help="0 = finest scale (default), 1 = the one before, ...")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: all cores, %(default)s)")
     ap.add_argument("--rows", type=int, default=15, help="ops to list (default: 15)")
     args = ap.parse_args()
 
