@@ -313,6 +313,22 @@ def test_ir_input_noise_is_the_official_one_in_paper_and_off_in_fast(image):
             assert noisy[touched].std().item() == pytest.approx(0.3, rel=0.1)
 
 
+def test_fixed_noise_is_no_sampling_seeds_first_draw_and_sample_zero_is_not_the_reconstruction(image):
+    """z_fixed used to be the first draw of the training seed's stream: sample #0 with that seed (the
+    bench's default) was then exactly the reconstruction (as SinGAN's z*, tests/test_singan_seed.py)."""
+    trainer = make_trainer(image, replace(TINY, seed=0))
+    model = trainer.model
+    z = model.fixed_noise
+    for s in range(64):
+        first = torch.randn(z.shape, generator=torch.Generator().manual_seed(s))
+        assert (first - z).abs().max() > 0.5, f"z_fixed equals the first draw of seed {s}"
+    again = make_trainer(image, replace(TINY, seed=0)).model.fixed_noise
+    assert torch.equal(z, again)  # fixed by the training seed
+    model.eval()
+    samples, rec = model.sample(3, generator=0), model.reconstruction()
+    assert (samples[0] - rec).abs().max() > 1e-3
+
+
 def test_fit_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):
     import sinkit
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import contextvars
+import hashlib
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from .locks import DirectoryLock
 from .registry import load
 from .state import flatten_state, unflatten_state
 
-__all__ = ["Phase", "RunDirectoryError", "RunExistsError", "RUN_OUTPUTS", "run_scope", "prepare_run_dir", "progress_of", "start_run", "resume_run", "scale_seed", "train_scales", "train_iterations", "load_training_state"]
+__all__ = ["Phase", "RunDirectoryError", "RunExistsError", "RUN_OUTPUTS", "run_scope", "prepare_run_dir", "progress_of", "start_run", "resume_run", "scale_seed", "private_noise_generator", "train_scales", "train_iterations", "load_training_state"]
 
 
 #: what a training run writes into its directory; ``overwrite`` removes these (plus the method's
@@ -172,6 +173,24 @@ def prepare_run_dir(
 def scale_seed(seed: int, index: int) -> int:
     """Seed for scale ``index``: reseeding per scale makes a resumed run equal an uninterrupted one."""
     return (seed * 1_000_003 + index * 7919) % (2**63)
+
+
+def private_noise_generator(seed: int, purpose: str) -> torch.Generator:
+    """A random stream fixed by the training seed that no sampling seed can select.
+
+    For a method's fixed reconstruction noise (SinGAN's z*, PetsGAN's z_fixed): drawn from
+    ``torch.Generator().manual_seed(seed)`` it equals the first noise ``model.sample(...,
+    generator=seed)`` draws, so sample #0 of a model sampled with its training seed (the
+    bench's default) comes out as the reconstruction.  The seed here is 64 bits of
+    SHA-256 of ``purpose`` and the training seed: a resumed run draws the same noise, and
+    no small integer reproduces it.
+
+    Args:
+        seed: the training seed.
+        purpose: what the stream is for, e.g. ``"singan.z_rec"`` (separate streams per use).
+    """
+    digest = hashlib.sha256(f"sinkit.{purpose}:{seed}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
 
 
 def resume_run(

@@ -25,6 +25,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..core.training import private_noise_generator
 from .config import PetsGANConfig
 from .data import prepare_hr_target, prepare_images
 from .model import PetsGAN
@@ -77,7 +78,13 @@ class PetsGANTrainer:
         self.g.load_state_dict(model.depnet.state_dict())
         if prior is None and build_prior:
             with torch.no_grad():
-                model.fixed_noise.copy_(torch.randn(model.fixed_noise.shape, generator=self.generator))
+                # z_fixed from its own stream: drawn from self.generator (seeded with the training seed)
+                # it equalled the first noise of model.sample(generator=seed), so sample #0 was the
+                # reconstruction.  The old draw is still taken and discarded, so the prior set and every
+                # later draw are what they were.
+                torch.randn(model.fixed_noise.shape, generator=self.generator)
+                z_gen = private_noise_generator(c.seed, "petsgan.fixed_noise")
+                model.fixed_noise.copy_(torch.randn(model.fixed_noise.shape, generator=z_gen))
             prior = build_prior_set(model.hr.cpu(), lr.cpu(), c, self.generator, biggan=biggan)
         self.prior = prior
         if prior is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -19,7 +18,7 @@ from ..core.io import save_grid, save_image
 from ..core.losses import gradient_penalty
 from ..core.pyramid import PyramidSpec, singan_pyramid, sr_pyramid
 from ..core.resize import resize
-from ..core.training import scale_seed, start_run, train_scales
+from ..core.training import private_noise_generator, scale_seed, start_run, train_scales
 from .config import SinGANConfig
 from .model import Scale, SinGAN
 from .networks import build_networks, init_weights
@@ -67,8 +66,7 @@ def reconstruction_noise_generator(seed: int) -> torch.Generator:
     the bench passes as a sampling seed reproduces it.  Saved models store z*,
     so they sample exactly as before.
     """
-    digest = hashlib.sha256(f"sinkit.singan.z_rec:{seed}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
+    return private_noise_generator(seed, "singan.z_rec")
 
 
 def pyramid_spec(config: SinGANConfig, height: int, width: int) -> PyramidSpec:
