@@ -181,6 +181,24 @@ def test_augment_prior_set_is_recorded(image):
         replace(TINY, augment_count=-1)
 
 
+def test_prior_without_mirrors_holds_no_mirrored_image(image):
+    hr, lr = prepare_images(image)
+    n = TINY.lr_copies
+    # the official set: half of the LR copies are mirrored
+    with_mirrors = build_prior_set(hr, lr, replace(TINY, augment_count=0), torch.Generator().manual_seed(0))
+    assert sum(torch.equal(x, lr[0].flip(-1)) for x in with_mirrors.images) == n
+    alone = build_prior_set(hr, lr, replace(TINY, augment_count=0, prior_mirrors=False), torch.Generator().manual_seed(0))
+    assert all(torch.equal(x, lr[0]) for x in alone.images) and alone.images.shape[0] == 2 * n
+    assert "no mirrors" in alone.description
+    # augmentations: the flip is skipped but still drawn, so the other random numbers are the official
+    # set's: the augmentations that were not flipped there come out identical, the flipped ones do not
+    cfg = replace(TINY, augment_count=12, lr_copies=0)
+    a = build_prior_set(hr, lr, cfg, torch.Generator().manual_seed(1)).images
+    b = build_prior_set(hr, lr, replace(cfg, prior_mirrors=False), torch.Generator().manual_seed(1)).images
+    same = [torch.equal(x, y) for x, y in zip(a, b)]
+    assert a.shape == b.shape and 0 < sum(same) < len(same)
+
+
 def test_folder_prior_and_its_errors(image, tmp_path):
     from sinkit.core.io import save_image
 

@@ -60,6 +60,10 @@ class PetsGANConfig:
     """TPS control point jitter, fraction of the side (official ``scale=0.05``)"""
     crop_min: float = 1.0
     """smallest random crop (fraction of each side) in the augmentations; 1 = no crops (official)"""
+    prior_mirrors: bool = True
+    """mirror images in the prior set: the official ``_prepare_data`` adds the mirror of every prior
+    image and of the LR copies, and ``DataTrans`` flips half of the augmentations.  False (ours) keeps
+    every image the right way round"""
 
     # --- DEPNet G (official ``Generator``; paper eq. 6)
     dep_channels: int = 64

@@ -121,7 +121,8 @@ def augment(hr: torch.Tensor, lr_size: tuple[int, int], config: PetsGANConfig, g
     count = int(torch.randint(1, 3, (1,), generator=generator))
     for t in order[:count]:
         if t == 0:
-            if float(torch.rand((), generator=generator)) < 0.5:
+            # the draw is made either way, so the prior set's other random numbers do not move
+            if float(torch.rand((), generator=generator)) < 0.5 and config.prior_mirrors:
                 x = x.flip(-1)
         else:
             x = tps_warp(x, generator, config.tps_points, config.tps_scale)
@@ -261,14 +262,19 @@ def build_prior_set(
     else:
         # augment_count 0: the LR image and its mirror only (the paper's "w/o external prior" ablation)
         base = torch.cat([augment(hr, size, config, generator) for _ in range(config.augment_count)] or [lr[:0]])
-        what = f"{config.augment_count} TPS/flip/crop augmentations of the image (no external prior)"
+        moves = "TPS/flip/crop" if config.prior_mirrors else "TPS/crop"
+        what = f"{config.augment_count} {moves} augmentations of the image (no external prior)"
     if kind != "augment":
-        base = torch.cat([base, base.flip(-1)])
+        if config.prior_mirrors:
+            base = torch.cat([base, base.flip(-1)])
         extra = int(config.mix_ratio / (1 - config.mix_ratio) * base.shape[0])
         if extra:
             base = torch.cat([base] + [augment(hr, size, config, generator) for _ in range(extra)])
-        what += f", + mirrors and {extra} augmentations of the image"
-    copies = torch.cat([lr.expand(config.lr_copies, -1, -1, -1), lr.flip(-1).expand(config.lr_copies, -1, -1, -1)])
+        what += f", + {'mirrors and ' if config.prior_mirrors else ''}{extra} augmentations of the image"
+    mirror = lr.flip(-1) if config.prior_mirrors else lr
+    copies = torch.cat([lr.expand(config.lr_copies, -1, -1, -1), mirror.expand(config.lr_copies, -1, -1, -1)])
     images = torch.cat([base, copies])
     images = images[torch.randperm(images.shape[0], generator=generator)].contiguous()
-    return PriorSet(kind, images, what + f", + {config.lr_copies} copies of the LR image and of its mirror")
+    what += (f", + {config.lr_copies} copies of the LR image and of its mirror" if config.prior_mirrors
+             else f", + {2 * config.lr_copies} copies of the LR image (no mirrors)")
+    return PriorSet(kind, images, what)
