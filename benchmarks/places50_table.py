@@ -61,7 +61,9 @@ def contact_sheets(rows: list[dict], images: list[int], out_dir: Path) -> list[P
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for i in images:
-        sheets = [(r["run"].split(" on ")[0], Image.open(Path(r["folder"]) / "sheets" / f"{i}.png").convert("RGB")) for r in rows]
+        # a run with fewer images (--limit) has no sheet for this one: it is left out of this image's JPEG
+        sheets = [(r["run"].split(" on ")[0], Image.open(Path(r["folder"]) / "sheets" / f"{i}.png").convert("RGB"))
+                  for r in rows if (Path(r["folder"]) / "sheets" / f"{i}.png").exists()]
         out = Image.new("RGB", (max(im.width for _, im in sheets), sum(im.height + 20 for _, im in sheets)), "white")
         draw, y = ImageDraw.Draw(out), 0
         for name, im in sheets:
@@ -78,8 +80,16 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", type=Path, help="bench run folders (each holds summary.md)")
     parser.add_argument("--sheets", type=Path, help="also write sheet_image<i>.jpg here: each run's bench sheet of image i, stacked")
     parser.add_argument("--images", default="0,2", help="image indices for --sheets (default: 0,2)")
+    parser.add_argument("--names", help="comma-separated run names for the table and sheets, one per folder "
+                        "(default: the bench's title, which does not show --set overrides)")
     args = parser.parse_args()
     rows = [read_summary(f) for f in args.folders]
+    if args.names:
+        names = args.names.split(",")
+        if len(names) != len(rows):
+            parser.error(f"--names has {len(names)} names for {len(rows)} folders")
+        for r, name in zip(rows, names):
+            r["run"] = name
     print("| run | images x samples | patch_swd (lower) | nn_patch (lower) | diversity (higher) | training per image | s per sample (start N) | model size, px |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -1,0 +1,115 @@
+"""PetsGAN `fast` samples are left-right symmetric: measure it, and what the mirrors in the prior set and
+in the patch-transfer reference have to do with it (docs/petsgan.md, "why `fast` samples are
+mirror-symmetric").
+
+Works on the models a ``sinkit bench --method petsgan`` run saved (``RUN/models/<i>``) and scores
+10 samples per image with seed 0, as the bench does: patch_swd, nn_patch, pixel diversity and an
+asymmetry score ``RMS(x - mirror(x)) / RMS(x - mean(x))`` (0 = perfectly symmetric; the image's own
+score is printed beside it).
+
+* ``--pt``: sampling-time variants of the patch transfer on the same models and noise (rounds 1 /
+  3 / 10, and a reference without the LR image's mirror).  Cheap: no training.
+* ``--depnet JSON``: train DEPNet again with these config overrides on top of the model's own
+  config (e.g. ``'{"prior_mirrors": false}'``), put it into the model in place of its DEPNet (the
+  DIPNet is kept: `fast`'s joint phase does not move G) and score.  ~3 min per image on 2 cores.
+
+Usage::
+
+    python benchmarks/petsgan_symmetry.py results/s9/petsgan-fast --images 0,1,2 --pt
+    python benchmarks/petsgan_symmetry.py results/s9/petsgan-fast --images 2,0,1 --depnet '{"prior_mirrors": false}' \\
+        --out results/s9/no-mirrors
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import sinkit
+from sinkit.core.io import load_image, save_image
+from sinkit.metrics.evaluate import evaluate_samples
+from sinkit.petsgan import PetsGAN
+
+METRICS = ["patch_swd", "nn_patch", "diversity"]
+
+
+def asymmetry(x: torch.Tensor) -> float:
+    """Mean over the batch of ``RMS(x - mirror(x)) / RMS(x - mean(x))``; ``x`` is ``(B, 3, H, W)``."""
+    d = (x - x.flip(-1)).pow(2).mean(dim=(1, 2, 3)).sqrt()
+    s = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2).mean(dim=(1, 2, 3)).sqrt()
+    return float((d / s).mean())
+
+
+def score(model, real: torch.Tensor, num: int, **facts) -> dict:
+    with torch.no_grad():
+        samples = model.sample(num, generator=0)
+    row = evaluate_samples(samples, real, metrics=METRICS)
+    row.update(facts, asym=asymmetry(samples), asym_real=asymmetry(real))
+    print(json.dumps(row), flush=True)
+    return row, samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("run", type=Path, help="a `sinkit bench --method petsgan` output folder (holds models/<i>)")
+    parser.add_argument("--images", default="0,1,2", help="comma-separated image indices of that run")
+    parser.add_argument("--dataset", type=Path, default=Path("../shared/data/places50"),
+                        help="where <i>.jpg lies (--depnet trains on it)")
+    parser.add_argument("--pt", action="store_true", help="score sampling-time patch-transfer variants")
+    parser.add_argument("--depnet", help="JSON config overrides: retrain DEPNet with them and score")
+    parser.add_argument("--num", type=int, default=10, help="samples per image (seed 0)")
+    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then the variant's) and rows.json here")
+    args = parser.parse_args()
+    if not args.pt and not args.depnet:
+        parser.error("give --pt and/or --depnet")
+    rows = []
+    mirror_reference = PetsGAN.reference
+    for i in args.images.split(","):
+        model = sinkit.load(args.run / "models" / i, device="cpu")
+        real, config = model.training_image(), model.config
+        row, base = score(model, real, args.num, image=i, variant="as trained")
+        rows.append(row)
+        tiles = [base[:6]]
+        if args.pt:
+            variants = {"1 round": ({"pt_iters": 1}, True), "10 rounds (paper)": ({"pt_iters": 10}, True),
+                        "reference without the mirror": ({}, False)}
+            for name, (change, mirror) in variants.items():
+                model.config = dataclasses.replace(config, **change)
+                PetsGAN.reference = mirror_reference if mirror else property(lambda self: self.lr)
+                try:
+                    rows.append(score(model, real, args.num, image=i, variant=name)[0])
+                finally:
+                    PetsGAN.reference = mirror_reference
+            model.config = config
+        if args.depnet:
+            overrides = json.loads(args.depnet)
+            cfg = dataclasses.replace(config, dip_iters=0, joint_iters=0, hr_iters=0, **overrides)
+            t0 = time.perf_counter()
+            depnet_only = PetsGAN.fit(load_image(args.dataset / f"{i}.jpg"), cfg, progress=False)
+            seconds = time.perf_counter() - t0
+            model.depnet.load_state_dict(depnet_only.depnet.state_dict())
+            row, samples = score(model, real, args.num, image=i, variant=f"DEPNet with {overrides}", depnet_s=round(seconds, 1))
+            rows.append(row)
+            tiles.append(samples[:6])
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            save_image(torch.cat([torch.cat(list(t), dim=-1) for t in tiles], dim=-2), args.out / f"{i}.png")
+    if args.out:
+        (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+    print("| variant | images | patch_swd | nn_patch | diversity | asymmetry (image's) |")
+    print("|---|---|---|---|---|---|")
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        sel = [r for r in rows if r["variant"] == name]
+        mean = {k: sum(r[k] for r in sel) / len(sel) for k in METRICS + ["asym", "asym_real"]}
+        print(f"| {name} | {len(sel)} | {mean['patch_swd']:.4f} | {mean['nn_patch']:.4f} | {mean['diversity']:.3f} | "
+              f"{mean['asym']:.2f} ({mean['asym_real']:.2f}) |")
+
+
+if __name__ == "__main__":
+    main()
