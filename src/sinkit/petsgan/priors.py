@@ -16,7 +16,10 @@ Three kinds, recorded in the checkpoint and in every results table:
 
 Every kind is completed as in the official ``_prepare_data``: the mirror of
 every prior image, ``mix_ratio`` of augmentations of the image, and
-``lr_copies`` copies of the LR image and of its mirror.
+``lr_copies`` copies of the LR image and of its mirror.  With
+``prior_mirrors=False`` nothing is mirrored (no mirrors, no flipped
+augmentations, ``2 * lr_copies`` copies of the LR image): with the ``augment``
+prior the mirrors make DEPNet's samples left-right symmetric (docs/petsgan.md).
 """
 
 from __future__ import annotations
@@ -260,7 +263,8 @@ def build_prior_set(
         base = _folder_images(config.prior_images, size)
         what = f"{base.shape[0]} images from {Path(config.prior_images).name}/"
     else:
-        # augment_count 0: the LR image and its mirror only (the paper's "w/o external prior" ablation)
+        # augment_count 0: the LR image and its mirror only (the paper's "w/o external prior" ablation;
+        # the LR image alone with prior_mirrors=False)
         base = torch.cat([augment(hr, size, config, generator) for _ in range(config.augment_count)] or [lr[:0]])
         moves = "TPS/flip/crop" if config.prior_mirrors else "TPS/crop"
         what = f"{config.augment_count} {moves} augmentations of the image (no external prior)"
