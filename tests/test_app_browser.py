@@ -148,6 +148,8 @@ def test_upload_train_sample_mask_and_edit_in_a_browser(tmp_path, tiny_image, sh
                     page.click("#sample-btn")
                     expect(page.locator("#samples img")).to_have_count(4)
                     expect(page.locator("#samples-zip")).to_contain_text(".zip")
+                    # the <img> elements exist before their pictures have loaded (naturalWidth 0 until then)
+                    page.wait_for_function("() => { const e = document.querySelector('#samples img'); return e && e.complete && e.naturalWidth > 0; }")
                     size = page.eval_on_selector("#samples img", "e => [e.naturalWidth, e.naturalHeight]")
                     assert size == [w, h]
                     shot(page, "samples")
