@@ -45,7 +45,8 @@ def asymmetry(x: torch.Tensor) -> float:
     return float((d / s).mean())
 
 
-def score(model, real: torch.Tensor, num: int, **facts) -> dict:
+def score(model, real: torch.Tensor, num: int, **facts) -> tuple[dict, torch.Tensor]:
+    """Draw ``num`` samples with seed 0 as the bench does; returns (the printed row, the samples)."""
     with torch.no_grad():
         samples = model.sample(num, generator=0)
     row = evaluate_samples(samples, real, metrics=METRICS)

@@ -62,8 +62,8 @@ def contact_sheets(rows: list[dict], images: list[int], out_dir: Path) -> list[P
     written = []
     for i in images:
         # a run with fewer images (--limit) has no sheet for this one: it is left out of this image's JPEG
-        sheets = [(r["run"].split(" on ")[0], Image.open(Path(r["folder"]) / "sheets" / f"{i}.png").convert("RGB"))
-                  for r in rows if (Path(r["folder"]) / "sheets" / f"{i}.png").exists()]
+        paths = [(r["run"].split(" on ")[0], Path(r["folder"]) / "sheets" / f"{i}.png") for r in rows]
+        sheets = [(name, Image.open(path).convert("RGB")) for name, path in paths if path.exists()]
         out = Image.new("RGB", (max(im.width for _, im in sheets), sum(im.height + 20 for _, im in sheets)), "white")
         draw, y = ImageDraw.Draw(out), 0
         for name, im in sheets:
