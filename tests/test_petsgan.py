@@ -141,6 +141,37 @@ def test_patch_transfer_of_the_reference_itself_is_the_identity_inside():
     assert sparsity_loss(attn) < 1e-3
 
 
+def test_centre_paste_writes_only_reference_pixels_where_the_average_blends_them():
+    g = torch.Generator().manual_seed(2)
+    ref = torch.rand(1, 3, 16, 20, generator=g) * 2 - 1
+    x = torch.rand(2, 3, 10, 12, generator=g) * 2 - 1
+    pt = PatchTransfer(7)
+
+    def distance_to_nearest_reference_pixel(out):  # per output pixel, over the RGB values of the reference
+        return torch.cdist(out.flatten(2).transpose(1, 2), ref.flatten(2).transpose(1, 2),
+                           compute_mode="donot_use_mm_for_euclid_dist").amin(-1)
+
+    centre, _ = pt(x, ref, tau=1e-4, iterations=2, hard=True, paste="centre")
+    average, _ = pt(x, ref, tau=1e-4, iterations=2, hard=True)
+    assert centre.shape == average.shape == x.shape
+    assert distance_to_nearest_reference_pixel(centre).max() < 1e-5
+    assert distance_to_nearest_reference_pixel(average).mean() > 0.05
+    with pytest.raises(ValueError, match="unknown paste 'middle'"):
+        pt(x, ref, paste="middle")
+
+
+def test_reference_without_the_mirror_and_the_fast_patch_transfer(image):
+    hr, _ = prepare_images(image, TINY.max_size, TINY.factor)
+    mirrored = PetsGAN(TINY, {"image": hr})
+    alone = PetsGAN(replace(TINY, pt_mirror=False), {"image": hr})
+    assert torch.equal(mirrored.reference, torch.cat([mirrored.lr, mirrored.lr.flip(-1)], dim=-1))
+    assert torch.equal(alone.reference, alone.lr)
+    assert (PRESETS["paper"].pt_mirror, PRESETS["paper"].pt_paste) == (True, "average")  # official
+    assert (PRESETS["fast"].pt_mirror, PRESETS["fast"].pt_paste) == (False, "centre")  # ours, docs/petsgan.md
+    with pytest.raises(ValueError, match="unknown pt_paste 'middle'"):
+        replace(TINY, pt_paste="middle")
+
+
 def test_sparsity_loss_is_zero_for_one_hot_and_positive_for_uniform():
     assert sparsity_loss(torch.eye(4)[None]) == pytest.approx(0.0, abs=1e-6)
     assert sparsity_loss(torch.full((1, 4, 4), 0.25)) == pytest.approx(0.5, abs=1e-6)

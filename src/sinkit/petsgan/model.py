@@ -97,14 +97,15 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
     # ------------------------------------------------------------------ pieces
     @property
     def reference(self) -> torch.Tensor:
-        """The patch-transfer reference: LR and its mirror side by side (official ``ref_image``)."""
-        return torch.cat([self.lr, self.lr.flip(-1)], dim=-1)
+        """The patch-transfer reference: LR and its mirror side by side (official ``ref_image``), or the
+        LR image alone (``pt_mirror=False``)."""
+        return torch.cat([self.lr, self.lr.flip(-1)], dim=-1) if self.config.pt_mirror else self.lr
 
     def transfer(self, lr: torch.Tensor, *, iterations: int | None = None) -> torch.Tensor:
         """Patch transfer of an LR image at the sampling temperature, ``(B, 3, h, w)`` -> same."""
         c = self.config
         out, _ = self.pt(lr, self.reference, tau=c.pt_tau, iterations=c.pt_iters if iterations is None else iterations,
-                         hard=c.pt_hard)
+                         hard=c.pt_hard, paste=c.pt_paste)
         return out
 
     def dipnet(self, lr: torch.Tensor, *, transfer: bool = True) -> torch.Tensor:

@@ -197,6 +197,11 @@ class PatchTransfer(nn.Module):
     Repeating it ``iterations`` times re-matches the result (official
     ``lpm_iter``).  The gradient reaches the features through ``a_{i,i*}``.
 
+    ``paste='centre'`` (ours, not in the paper) gives pixel ``i`` the centre
+    pixel of window ``i*`` (same weight) instead of averaging the ``s^2``
+    windows that cover it: every output pixel is then a reference pixel, not a
+    blur of several.
+
     The feature extractor is ``conv3x3(3, 64) - ReLU - conv3x3(64, 64) - ReLU``,
     initialised from VGG-19 ``conv1_1`` / ``conv1_2`` when those weights are
     given (:meth:`load_vgg`), random otherwise; :attr:`init` records which.
@@ -239,6 +244,7 @@ class PatchTransfer(nn.Module):
         tau: float = 0.01,
         iterations: int = 1,
         hard: bool = False,
+        paste: str = "average",
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Patch-transfer ``x`` onto ``ref``.
 
@@ -248,18 +254,21 @@ class PatchTransfer(nn.Module):
             tau: softmax temperature (> 0).
             iterations: >= 1 match-and-paste rounds.
             hard: paste with weight 1 (no gradient to the features).
+            paste: ``'average'`` (eq. 7) or ``'centre'`` (see above).
 
         Returns:
             ``(out, attention)``: ``(B, 3, H, W)`` in ``[-1, 1]`` and the last
             round's softmax attention ``(B, H*W, Hr*Wr)`` (for the sparsity loss).
 
         Raises:
-            ValueError: bad shapes, ``tau <= 0`` or ``iterations < 1``.
+            ValueError: bad shapes, ``tau <= 0``, ``iterations < 1`` or an unknown ``paste``.
         """
         if x.dim() != 4 or x.shape[1] != 3 or ref.dim() != 4 or ref.shape[:2] != (1, 3):
             raise ValueError(f"expected x (B, 3, H, W) and ref (1, 3, Hr, Wr), got {tuple(x.shape)} and {tuple(ref.shape)}")
         if tau <= 0 or iterations < 1:
             raise ValueError(f"need tau > 0 and iterations >= 1, got tau={tau}, iterations={iterations}")
+        if paste not in ("average", "centre"):
+            raise ValueError(f"unknown paste {paste!r}; choose from average, centre")
         b, _, h, w = x.shape
         fold = dict(kernel_size=self.patch_size, padding=self.patch_size // 2)
         ref01 = (ref + 1) / 2
@@ -274,6 +283,10 @@ class PatchTransfer(nn.Module):
             attn = torch.softmax(sim / tau, dim=-1)
             values, index = attn.max(dim=-1)  # (B, L)
             weight = torch.ones_like(values) if hard else values
+            if paste == "centre":  # window j of the reference is centred on its pixel j
+                pixels = ref01.flatten(2)[0][:, index]  # (3, B, L)
+                cur = (pixels.permute(1, 0, 2) * weight.unsqueeze(1)).reshape(b, 3, h, w)
+                continue
             patches = ref_rgb[0][:, index]  # (3 s s, B, L)
             patches = patches.permute(1, 0, 2) * weight.unsqueeze(1)
             cur = F.fold(patches, (h, w), **fold) * divisor

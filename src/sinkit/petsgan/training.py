@@ -205,7 +205,8 @@ class PetsGANTrainer:
         noisy = lr_real + c.pt_noise * torch.randn(lr_real.shape, generator=generator).to(lr_real)
         if c.lr_pt > 0:
             with self._autocast():
-                pm, attn = self.model.pt(noisy, self.model.reference, tau=c.pt_tau_train, iterations=1)
+                pm, attn = self.model.pt(noisy, self.model.reference, tau=c.pt_tau_train, iterations=1,
+                                         paste=c.pt_paste)
             loss_pt = F.mse_loss(pm.float(), lr_real)
             loss_sp = sparsity_loss(attn)
         else:
@@ -221,13 +222,11 @@ class PetsGANTrainer:
 
     # ------------------------------------------------------------------ phase 3: joint
     def _fake_lr(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        c = self.config
         with torch.no_grad(), self._autocast():
             # The official joint phase runs PT at tau = 1e-5: the pasted weight is 1.0 in float32, so
             # DEPNet receives no gradient through it (its lr is 1e-6 anyway); computing PT without
             # autograd gives the same numbers at a fraction of the memory.
-            return self.model.pt(self.g(self._noise(batch, generator)), self.model.reference,
-                                 tau=c.pt_tau, iterations=c.pt_iters, hard=c.pt_hard)[0].float()
+            return self.model.transfer(self.g(self._noise(batch, generator))).float()
 
     def _fake_hr(self, generator: torch.Generator) -> torch.Tensor:
         c = self.config
