@@ -7,8 +7,10 @@ Works on the models a ``sinkit bench --method petsgan`` run saved (``RUN/models/
 asymmetry score ``RMS(x - mirror(x)) / RMS(x - mean(x))`` (0 = perfectly symmetric; the image's own
 score is printed beside it).
 
-* ``--pt``: sampling-time variants of the patch transfer on the same models and noise (rounds 1 /
-  3 / 10, and a reference without the LR image's mirror).  Cheap: no training.
+* ``--pt``: sampling-time variants of the patch transfer on the same models and noise: rounds
+  (``pt_iters`` 1 / 10), a reference without the LR image's mirror (``pt_mirror=False``), a
+  centre-pixel paste (``pt_paste='centre'``) and two combinations; each changes the model's own
+  config.  Cheap: no training.
 * ``--depnet JSON``: train DEPNet again with these config overrides on top of the model's own
   config (e.g. ``'{"prior_mirrors": false}'``), put it into the model in place of its DEPNet (the
   DIPNet is kept: `fast`'s joint phase does not move G) and score.  ~3 min per image on 2 cores.
@@ -36,6 +38,15 @@ from sinkit.metrics.evaluate import evaluate_samples
 from sinkit.petsgan import PetsGAN
 
 METRICS = ["patch_swd", "nn_patch", "diversity"]
+#: --pt: name -> changes to the model's config (sampling only)
+PT_VARIANTS = {
+    "1 round": {"pt_iters": 1},
+    "10 rounds (paper)": {"pt_iters": 10},
+    "reference without the mirror": {"pt_mirror": False},
+    "centre-pixel paste": {"pt_paste": "centre"},
+    "no mirror + 10 rounds": {"pt_mirror": False, "pt_iters": 10},
+    "no mirror + centre-pixel paste": {"pt_mirror": False, "pt_paste": "centre"},
+}
 
 
 def asymmetry(x: torch.Tensor) -> float:
@@ -65,12 +76,11 @@ def main() -> None:
     parser.add_argument("--pt", action="store_true", help="score sampling-time patch-transfer variants")
     parser.add_argument("--depnet", help="JSON config overrides: retrain DEPNet with them and score")
     parser.add_argument("--num", type=int, default=10, help="samples per image (seed 0)")
-    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then the variant's) and rows.json here")
+    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of 'no mirror + centre-pixel paste' and/or the DEPNet variant) and rows.json here")
     args = parser.parse_args()
     if not args.pt and not args.depnet:
         parser.error("give --pt and/or --depnet")
     rows = []
-    mirror_reference = PetsGAN.reference
     for i in args.images.split(","):
         model = sinkit.load(args.run / "models" / i, device="cpu")
         real, config = model.training_image(), model.config
@@ -78,15 +88,12 @@ def main() -> None:
         rows.append(row)
         tiles = [base[:6]]
         if args.pt:
-            variants = {"1 round": ({"pt_iters": 1}, True), "10 rounds (paper)": ({"pt_iters": 10}, True),
-                        "reference without the mirror": ({}, False)}
-            for name, (change, mirror) in variants.items():
+            for name, change in PT_VARIANTS.items():
                 model.config = dataclasses.replace(config, **change)
-                PetsGAN.reference = mirror_reference if mirror else property(lambda self: self.lr)
-                try:
-                    rows.append(score(model, real, args.num, image=i, variant=name)[0])
-                finally:
-                    PetsGAN.reference = mirror_reference
+                row, samples = score(model, real, args.num, image=i, variant=name)
+                rows.append(row)
+                if change == {"pt_mirror": False, "pt_paste": "centre"}:
+                    tiles.append(samples[:6])
             model.config = config
         if args.depnet:
             overrides = json.loads(args.depnet)

@@ -257,8 +257,8 @@ PRESETS: dict[str, PetsGANConfig] = {
         # the patch transfer's reference without the LR image's mirror, and each pixel the centre of its
         # best-matching window instead of the average of 49 overlapping ones (both ours).  On the `fast`
         # models of the first 3 Places50 images, sampling only: patch_swd 0.041 -> 0.031, pixel
-        # diversity 0.229 -> 0.262, asymmetry 0.51 -> 0.71 (images 0.76): samples with detail and no
-        # mirror axis (docs/petsgan.md, "Centre-pixel paste")
+        # diversity 0.229 -> 0.265, asymmetry 0.51 -> 0.72 (images 0.76); trained with them: patch_swd
+        # 0.031, diversity 0.265, each better on 3 of 3 (docs/petsgan.md, "Centre-pixel paste")
         pt_mirror=False,
         pt_paste="centre",
         augment_count=120,
