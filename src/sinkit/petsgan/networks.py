@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import PT_PASTES
+
 __all__ = [
     "positional_encoding",
     "DEPNet",
@@ -267,14 +269,15 @@ class PatchTransfer(nn.Module):
             raise ValueError(f"expected x (B, 3, H, W) and ref (1, 3, Hr, Wr), got {tuple(x.shape)} and {tuple(ref.shape)}")
         if tau <= 0 or iterations < 1:
             raise ValueError(f"need tau > 0 and iterations >= 1, got tau={tau}, iterations={iterations}")
-        if paste not in ("average", "centre"):
-            raise ValueError(f"unknown paste {paste!r}; choose from average, centre")
+        if paste not in PT_PASTES:
+            raise ValueError(f"unknown paste {paste!r}; choose from {', '.join(PT_PASTES)}")
         b, _, h, w = x.shape
         fold = dict(kernel_size=self.patch_size, padding=self.patch_size // 2)
         ref01 = (ref + 1) / 2
-        ref_rgb = F.unfold(ref01, **fold)  # (1, 3 s s, Lr)
+        if paste == "average":  # the centre paste needs neither the RGB windows nor the overlap count
+            ref_rgb = F.unfold(ref01, **fold)  # (1, 3 s s, Lr)
+            divisor = patch_divisor(h, w, self.patch_size, x.device).to(x.dtype)
         ref_feat = F.normalize(F.unfold(self._feat(ref01), **fold), dim=1)  # (1, C s s, Lr)
-        divisor = patch_divisor(h, w, self.patch_size, x.device).to(x.dtype)
         cur = (x + 1) / 2
         attn = None
         for _ in range(iterations):
