@@ -9,8 +9,9 @@ score is printed beside it).
 
 * ``--pt``: sampling-time variants of the patch transfer on the same models and noise: rounds
   (``pt_iters`` 1 / 10), a reference without the LR image's mirror (``pt_mirror=False``), a
-  centre-pixel paste (``pt_paste='centre'``) and two combinations; each changes the model's own
-  config.  Cheap: no training.
+  centre-pixel paste (``pt_paste='centre'``), eq. 7's averaged paste (``pt_paste='average'``, for
+  models trained with the centre paste) and combinations; each changes the model's own config
+  (``--variants`` picks some).  Cheap: no training.
 * ``--depnet JSON``: train DEPNet again with these config overrides on top of the model's own
   config (e.g. ``'{"prior_mirrors": false}'``), put it into the model in place of its DEPNet (the
   DIPNet is kept: `fast`'s joint phase does not move G) and score.  ~3 min per image on 2 cores.
@@ -18,6 +19,8 @@ score is printed beside it).
 Usage::
 
     python benchmarks/petsgan_symmetry.py results/s9/petsgan-fast --images 0,1,2 --pt
+    python benchmarks/petsgan_symmetry.py results/p50/petsgan-fast --images 0,1,2,3,4,5,6,7,8,9 --pt \\
+        --variants 1round,10rounds --metrics patch_swd,diversity
     python benchmarks/petsgan_symmetry.py results/s9/petsgan-fast --images 2,0,1 --depnet '{"prior_mirrors": false}' \\
         --out results/s9/no-mirrors
 """
@@ -38,14 +41,16 @@ from sinkit.metrics.evaluate import evaluate_samples
 from sinkit.petsgan import PetsGAN
 
 METRICS = ["patch_swd", "nn_patch", "diversity"]
-#: --pt: name -> changes to the model's config (sampling only)
+#: --pt: key -> (name, changes to the model's config); sampling only, on top of the model's own config
 PT_VARIANTS = {
-    "1 round": {"pt_iters": 1},
-    "10 rounds (paper)": {"pt_iters": 10},
-    "reference without the mirror": {"pt_mirror": False},
-    "centre-pixel paste": {"pt_paste": "centre"},
-    "no mirror + 10 rounds": {"pt_mirror": False, "pt_iters": 10},
-    "no mirror + centre-pixel paste": {"pt_mirror": False, "pt_paste": "centre"},
+    "1round": ("1 round", {"pt_iters": 1}),
+    "10rounds": ("10 rounds (paper)", {"pt_iters": 10}),
+    "nomirror": ("reference without the mirror", {"pt_mirror": False}),
+    "centre": ("centre-pixel paste", {"pt_paste": "centre"}),
+    "nomirror10": ("no mirror + 10 rounds", {"pt_mirror": False, "pt_iters": 10}),
+    "nomirror-centre": ("no mirror + centre-pixel paste", {"pt_mirror": False, "pt_paste": "centre"}),
+    "average": ("windows averaged (paper eq. 7)", {"pt_paste": "average"}),
+    "average10": ("windows averaged + 10 rounds", {"pt_paste": "average", "pt_iters": 10}),
 }
 
 
@@ -56,11 +61,11 @@ def asymmetry(x: torch.Tensor) -> float:
     return float((d / s).mean())
 
 
-def score(model, real: torch.Tensor, num: int, **facts) -> tuple[dict, torch.Tensor]:
+def score(model, real: torch.Tensor, num: int, metrics=METRICS, **facts) -> tuple[dict, torch.Tensor]:
     """Draw ``num`` samples with seed 0 as the bench does; returns (the printed row, the samples)."""
     with torch.no_grad():
         samples = model.sample(num, generator=0)
-    row = evaluate_samples(samples, real, metrics=METRICS)
+    row = evaluate_samples(samples, real, metrics=metrics)
     row.update(facts, asym=asymmetry(samples), asym_real=asymmetry(real))
     print(json.dumps(row), flush=True)
     return row, samples
@@ -75,24 +80,34 @@ def main() -> None:
                         help="where <i>.jpg lies (--depnet trains on it)")
     parser.add_argument("--pt", action="store_true", help="score sampling-time patch-transfer variants")
     parser.add_argument("--depnet", help="JSON config overrides: retrain DEPNet with them and score")
+    parser.add_argument("--variants", default=",".join(PT_VARIANTS),
+                        help="with --pt: comma-separated variants, of " + ", ".join(PT_VARIANTS))
+    parser.add_argument("--metrics", default=",".join(METRICS),
+                        help="comma-separated metrics (nn_patch costs ~5 s per sample at 248 px)")
     parser.add_argument("--num", type=int, default=10, help="samples per image (seed 0)")
-    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of 'no mirror + centre-pixel paste' and/or the DEPNet variant) and rows.json here")
+    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of the nomirror-centre variant, or of the only --variants given, and/or of the DEPNet variant) and rows.json here")
     args = parser.parse_args()
     if not args.pt and not args.depnet:
         parser.error("give --pt and/or --depnet")
+    variants = args.variants.split(",")
+    unknown = set(variants) - set(PT_VARIANTS)
+    if unknown:
+        parser.error(f"unknown --variants {sorted(unknown)}; known: {', '.join(PT_VARIANTS)}")
+    metrics = args.metrics.split(",")
     rows = []
     for i in args.images.split(","):
         model = sinkit.load(args.run / "models" / i, device="cpu")
         real, config = model.training_image(), model.config
-        row, base = score(model, real, args.num, image=i, variant="as trained")
+        row, base = score(model, real, args.num, metrics, image=i, variant="as trained")
         rows.append(row)
         tiles = [base[:6]]
         if args.pt:
-            for name, change in PT_VARIANTS.items():
+            for key in variants:
+                name, change = PT_VARIANTS[key]
                 model.config = dataclasses.replace(config, **change)
-                row, samples = score(model, real, args.num, image=i, variant=name)
+                row, samples = score(model, real, args.num, metrics, image=i, variant=name)
                 rows.append(row)
-                if change == {"pt_mirror": False, "pt_paste": "centre"}:
+                if key == "nomirror-centre" or len(variants) == 1:
                     tiles.append(samples[:6])
             model.config = config
         if args.depnet:
@@ -102,7 +117,7 @@ def main() -> None:
             depnet_only = PetsGAN.fit(load_image(args.dataset / f"{i}.jpg"), cfg, progress=False)
             seconds = time.perf_counter() - t0
             model.depnet.load_state_dict(depnet_only.depnet.state_dict())
-            row, samples = score(model, real, args.num, image=i, variant=f"DEPNet with {overrides}", depnet_s=round(seconds, 1))
+            row, samples = score(model, real, args.num, metrics, image=i, variant=f"DEPNet with {overrides}", depnet_s=round(seconds, 1))
             rows.append(row)
             tiles.append(samples[:6])
         if args.out:
@@ -114,7 +129,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in dict.fromkeys(r["variant"] for r in rows):
         sel = [r for r in rows if r["variant"] == name]
-        mean = {k: sum(r[k] for r in sel) / len(sel) for k in METRICS + ["asym", "asym_real"]}
+        mean = {k: sum(r[k] for r in sel) / len(sel) for k in metrics + ["asym", "asym_real"]}
+        mean = {k: mean.get(k, float("nan")) for k in METRICS} | mean
         print(f"| {name} | {len(sel)} | {mean['patch_swd']:.4f} | {mean['nn_patch']:.4f} | {mean['diversity']:.3f} | "
               f"{mean['asym']:.2f} ({mean['asym_real']:.2f}) |")
 
