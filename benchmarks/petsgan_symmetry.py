@@ -10,7 +10,7 @@ score is printed beside it).
 * ``--pt``: sampling-time variants of the patch transfer on the same models and noise: rounds
   (``pt_iters`` 1 / 10), a reference without the LR image's mirror (``pt_mirror=False``), a
   centre-pixel paste (``pt_paste='centre'``), eq. 7's averaged paste (``pt_paste='average'``, for
-  models trained with the centre paste) and combinations; each changes the model's own config
+  models trained with the centre paste), the median paste (``pt_paste='median'``) and combinations; each changes the model's own config
   (``--variants`` picks some).  Cheap: no training.
 * ``--depnet JSON``: train DEPNet again with these config overrides on top of the model's own
   config (e.g. ``'{"prior_mirrors": false}'``), put it into the model in place of its DEPNet (the
@@ -51,6 +51,8 @@ PT_VARIANTS = {
     "nomirror-centre": ("no mirror + centre-pixel paste", {"pt_mirror": False, "pt_paste": "centre"}),
     "average": ("windows averaged (paper eq. 7)", {"pt_paste": "average"}),
     "average10": ("windows averaged + 10 rounds", {"pt_paste": "average", "pt_iters": 10}),
+    "median": ("median paste", {"pt_paste": "median"}),
+    "median10": ("median paste + 10 rounds", {"pt_paste": "median", "pt_iters": 10}),
 }
 
 
@@ -85,7 +87,7 @@ def main() -> None:
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help="comma-separated metrics (nn_patch costs ~5 s per sample at 248 px)")
     parser.add_argument("--num", type=int, default=10, help="samples per image (seed 0)")
-    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of the nomirror-centre variant, or of the only --variants given, and/or of the DEPNet variant) and rows.json here")
+    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of the nomirror-centre and median variants, or of the only --variants given, and/or of the DEPNet variant) and rows.json here")
     args = parser.parse_args()
     if not args.pt and not args.depnet:
         parser.error("give --pt and/or --depnet")
@@ -107,7 +109,7 @@ def main() -> None:
                 model.config = dataclasses.replace(config, **change)
                 row, samples = score(model, real, args.num, metrics, image=i, variant=name)
                 rows.append(row)
-                if key == "nomirror-centre" or len(variants) == 1:
+                if key in ("nomirror-centre", "median") or len(variants) == 1:
                     tiles.append(samples[:6])
             model.config = config
         if args.depnet:

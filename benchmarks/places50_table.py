@@ -9,6 +9,12 @@ Usage::
 
     python benchmarks/places50_table.py docs/results/places50-singan-fast results/places50-gpnn \
         results/places50-patch_diffusion results/places50-gpdm --sheets docs/results/places50-patch-methods --images 0,2
+    python benchmarks/places50_table.py results/p50/singan-fast results/p50/petsgan-fast \
+        --overview docs/results/overview.jpg --images 0,1,2,3,4,5,6,7,8,9
+
+With ``--overview``, one JPEG with a row per image: the image, then the first samples (sampling
+seed 0, start scale N) of every run's saved model (``models/<i>``), each at the size it was trained
+for.  This samples again (a few seconds per model), so the runs must have kept their models.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import csv
 import re
 import statistics
 from pathlib import Path
+
+import torch
 
 METRICS = ("patch_swd", "nn_patch", "diversity", "sifid64", "lpips_div")
 
@@ -75,6 +83,25 @@ def contact_sheets(rows: list[dict], images: list[int], out_dir: Path) -> list[P
     return written
 
 
+def overview(rows: list[dict], images: list[int], path: Path, num: int, seed: int = 0) -> Path:
+    """One row per image: the training image, then ``num`` samples of each run's model (seed ``seed``)."""
+    import sinkit
+    from sinkit.bench.harness import draw_samples
+    from sinkit.core.io import save_grid
+
+    tiles, labels = [], []
+    for i in images:
+        models = [sinkit.load(Path(r["folder"]) / "models" / str(i), device="cpu") for r in rows]
+        tiles.append(models[-1].training_image().cpu())
+        labels.append(f"image {i}")
+        for r, model in zip(rows, models):
+            with torch.no_grad():
+                samples = draw_samples(model, num, seed, "N").cpu()
+            tiles += [s[None] for s in samples]
+            labels += [f"{r['run']} #{k}" for k in range(num)]
+    return save_grid(tiles, path, ncol=1 + num * len(rows), labels=labels)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path, help="bench run folders (each holds summary.md)")
@@ -82,6 +109,9 @@ def main() -> None:
     parser.add_argument("--images", default="0,2", help="image indices for --sheets (default: 0,2)")
     parser.add_argument("--names", help="comma-separated run names for the table and sheets, one per folder "
                         "(default: the bench's title, which does not show --set overrides)")
+    parser.add_argument("--overview", type=Path, help="also write one picture (PNG; .jpg: JPEG) here: per image of --images, "
+                        "the image and the first --overview-samples samples of each run's model")
+    parser.add_argument("--overview-samples", type=int, default=4, help="samples per run and image in --overview (default: 4)")
     args = parser.parse_args()
     rows = [read_summary(f) for f in args.folders]
     if args.names:
@@ -100,6 +130,8 @@ def main() -> None:
     if args.sheets:
         for path in contact_sheets(rows, [int(i) for i in args.images.split(",")], args.sheets):
             print(f"contact sheet: {path}")
+    if args.overview:
+        print(f"overview: {overview(rows, [int(i) for i in args.images.split(',')], args.overview, args.overview_samples)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from sinkit.petsgan.networks import (
     LRDiscriminator,
     MultiScaleDiscriminator,
     PatchTransfer,
+    median_paste,
     positional_encoding,
     sparsity_loss,
 )
@@ -158,6 +159,26 @@ def test_centre_paste_writes_only_reference_pixels_where_the_average_blends_them
     assert distance_to_nearest_reference_pixel(average).mean() > 0.05
     with pytest.raises(ValueError, match="unknown paste 'middle'"):
         pt(x, ref, paste="middle")
+
+
+def test_median_paste_outvotes_an_isolated_bad_match_that_the_centre_paste_keeps():
+    g = torch.Generator().manual_seed(3)
+    ref = torch.rand(1, 3, 12, 15, generator=g)  # in [0, 1], as the paste sees it
+    index = torch.arange(12 * 15).view(1, -1).clone()  # every window matched to itself ...
+    index[0, 5 * 15 + 7] = 0  # ... but the one centred on (5, 7): the top-left window
+    median = median_paste(ref, index, 12, 15, 7).view(1, 3, 12, 15)
+    centre = ref.flatten(2)[0][:, index].permute(1, 0, 2).view(1, 3, 12, 15)
+    assert torch.equal(median, ref)  # the 48 other windows over (5, 7) and its neighbours agree
+    assert torch.equal(centre[..., 5, 7], ref[..., 0, 0]) and not torch.equal(centre, ref)
+    # through the module: an input equal to its reference comes back unchanged, and on other input every
+    # channel value is one of the reference's (a median of reference pixels, no blend)
+    pt = PatchTransfer(7)
+    same, _ = pt(ref * 2 - 1, ref * 2 - 1, tau=1e-5, hard=True, paste="median")
+    assert torch.allclose(same, ref * 2 - 1, atol=1e-6)
+    x = torch.rand(2, 3, 10, 12, generator=g) * 2 - 1
+    out, _ = pt(x, ref * 2 - 1, tau=1e-4, iterations=2, hard=True, paste="median")
+    gap = (out.flatten(2).unsqueeze(-1) - (ref * 2 - 1).flatten(2).unsqueeze(-2)).abs().amin(-1)  # (B, 3, L)
+    assert out.shape == x.shape and gap.max() < 1e-6
 
 
 def test_reference_without_the_mirror_and_the_fast_patch_transfer(image):

@@ -20,7 +20,7 @@ DEP_LOSSES = ("ns", "wgan-gp")
 #: how the positional encoding covers a sample of another size (see ``networks.positional_encoding``).
 PE_EXTENSIONS = ("stretch", "continue")
 #: how the patch transfer writes its matches (see ``networks.PatchTransfer``).
-PT_PASTES = ("average", "centre")
+PT_PASTES = ("average", "centre", "median")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,9 @@ class PetsGANConfig:
     pt_paste: str = "average"
     """``'average'``: every LR pixel is the mean of the ``patch_size``-square windows pasted over it
     (paper eq. 7, official ``fold * divisor``); ``'centre'`` (ours): the centre pixel of its own
-    best-matching window, which keeps the pasted pixels unblurred"""
+    best-matching window, which keeps the pasted pixels unblurred; ``'median'`` (ours): the per-channel
+    median of the reference pixels the windows over it would paste, unblurred like ``'centre'`` but an
+    isolated bad match is outvoted"""
     pt_noise: float = 0.01
     """std of the noise added to the LR image for the PT reconstruction loss (official)"""
     sparsity_weight: float = 1.0

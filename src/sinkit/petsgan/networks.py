@@ -202,7 +202,12 @@ class PatchTransfer(nn.Module):
     ``paste='centre'`` (ours, not in the paper) gives pixel ``i`` the centre
     pixel of window ``i*`` (same weight) instead of averaging the ``s^2``
     windows that cover it: every output pixel is then a reference pixel, not a
-    blur of several.
+    blur of several.  ``paste='median'`` (ours) gives it the per-channel
+    median of the ``s^2`` reference pixels those windows would paste there
+    (windows centred outside the input and pixels outside the reference left
+    out; same weight as ``centre``): the windows' consensus without the mean's
+    blur, and an isolated bad match (a dark pixel in a sky, which ``centre``
+    keeps) is outvoted.
 
     The feature extractor is ``conv3x3(3, 64) - ReLU - conv3x3(64, 64) - ReLU``,
     initialised from VGG-19 ``conv1_1`` / ``conv1_2`` when those weights are
@@ -256,7 +261,7 @@ class PatchTransfer(nn.Module):
             tau: softmax temperature (> 0).
             iterations: >= 1 match-and-paste rounds.
             hard: paste with weight 1 (no gradient to the features).
-            paste: ``'average'`` (eq. 7) or ``'centre'`` (see above).
+            paste: ``'average'`` (eq. 7), ``'centre'`` or ``'median'`` (see above).
 
         Returns:
             ``(out, attention)``: ``(B, 3, H, W)`` in ``[-1, 1]`` and the last
@@ -290,10 +295,43 @@ class PatchTransfer(nn.Module):
                 pixels = ref01.flatten(2)[0][:, index]  # (3, B, L)
                 cur = (pixels.permute(1, 0, 2) * weight.unsqueeze(1)).reshape(b, 3, h, w)
                 continue
+            if paste == "median":
+                cur = (median_paste(ref01, index, h, w, self.patch_size) * weight.unsqueeze(1)).reshape(b, 3, h, w)
+                continue
             patches = ref_rgb[0][:, index]  # (3 s s, B, L)
             patches = patches.permute(1, 0, 2) * weight.unsqueeze(1)
             cur = F.fold(patches, (h, w), **fold) * divisor
         return cur * 2 - 1, attn
+
+
+def median_paste(ref01: torch.Tensor, index: torch.Tensor, height: int, width: int, patch_size: int) -> torch.Tensor:
+    """The median paste of :class:`PatchTransfer` (ours): output pixel ``p`` gets the per-channel median of
+    the reference pixels that the ``s x s`` windows covering ``p`` would paste there.
+
+    Window ``q = p + o`` (``o`` in ``[-s//2, s//2]^2``) matched the reference window centred on pixel
+    ``r(q)``; it pastes ``r(q) - o`` at ``p``.  Votes of windows centred outside the input, or pointing
+    outside the reference, are left out (the window's own vote, ``o = 0``, always counts).
+
+    Args:
+        ref01: reference ``(1, 3, Hr, Wr)`` in ``[0, 1]``.
+        index: ``(B, H*W)`` index of each input window's best reference window (row-major, ``< Hr*Wr``).
+        height, width: the input's ``H``, ``W``.
+        patch_size: window side ``s`` (odd).
+
+    Returns:
+        ``(B, 3, H*W)``: every channel value one of the reference's.
+    """
+    hr, wr = ref01.shape[-2:]
+    fold = dict(kernel_size=patch_size, padding=patch_size // 2)
+    d = torch.arange(-(patch_size // 2), patch_size // 2 + 1, device=index.device)
+    oy, ox = d.repeat_interleave(patch_size).view(1, -1, 1), d.repeat(patch_size).view(1, -1, 1)  # unfold's order
+    centre = index.view(-1, 1, height, width).float()  # exact below 2**24 reference pixels (no float64 on MPS)
+    inside = F.unfold(torch.ones_like(centre[:1]), **fold) > 0.5  # (1, s s, L): window centred in the input
+    sy = F.unfold(torch.div(centre, wr, rounding_mode="floor"), **fold).long() - oy  # (B, s s, L)
+    sx = F.unfold(torch.remainder(centre, wr), **fold).long() - ox
+    valid = inside & (sy >= 0) & (sy < hr) & (sx >= 0) & (sx < wr)
+    votes = ref01.flatten(2)[0][:, sy.clamp(0, hr - 1) * wr + sx.clamp(0, wr - 1)]  # (3, B, s s, L)
+    return votes.masked_fill(~valid, float("nan")).nanmedian(dim=2).values.permute(1, 0, 2)
 
 
 def sparsity_loss(attention: torch.Tensor) -> torch.Tensor:
