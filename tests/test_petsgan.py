@@ -27,6 +27,7 @@ from sinkit.petsgan.networks import (
     sparsity_loss,
 )
 from sinkit.petsgan.priors import augment, build_prior_set, resolve_prior_kind, tps_warp
+from sinkit.petsgan.training import ir_saturated
 
 # HR 96x128 -> LR 12x16 at factor 8: the smallest image PetsGAN accepts, tiny networks.
 TINY = replace(
@@ -397,6 +398,21 @@ def test_fixed_noise_is_no_sampling_seeds_first_draw_and_sample_zero_is_not_the_
     model.eval()
     samples, rec = model.sample(3, generator=0), model.reconstruction()
     assert (samples[0] - rec).abs().max() > 1e-3
+
+
+def test_a_saturated_ir_network_is_reported_as_diverged(image, monkeypatch, recwarn):
+    import sinkit.petsgan.training as training
+
+    model = PetsGAN.fit(image, TINY, progress=False, vgg="random", device="cpu")
+    assert not ir_saturated(model)  # a barely trained IR network outputs values near 0, not +-1
+    assert not [w for w in recwarn if "diverged" in str(w.message)]
+    last = [m for m in model.ir.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.bias.fill_(100.0)  # what places50/5.jpg's diverged IR network did: tanh at +1 everywhere
+    assert ir_saturated(model)
+    monkeypatch.setattr(training, "ir_saturated", lambda m: True)
+    with pytest.warns(RuntimeWarning, match="PetsGAN training diverged: the IR network's output is saturated"):
+        PetsGAN.fit(image, TINY, progress=False, vgg="random", device="cpu")
 
 
 def test_fit_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):

@@ -20,6 +20,7 @@ state continues bit-identically.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import torch
@@ -32,7 +33,7 @@ from .model import PetsGAN
 from .networks import EMA, DEPNet, LRDiscriminator, MultiScaleDiscriminator, sparsity_loss
 from .priors import PriorSet, build_prior_set
 
-__all__ = ["PetsGANTrainer", "PHASES", "fit", "load_vgg_into"]
+__all__ = ["PetsGANTrainer", "PHASES", "fit", "ir_saturated", "load_vgg_into"]
 
 PHASES = ("dep", "dip", "joint", "hr")
 
@@ -364,6 +365,17 @@ class PetsGANTrainer:
         self.model.info["prior"] = dict(state.get("prior_record", {}))
 
 
+def ir_saturated(model: PetsGAN, fraction: float = 0.9) -> bool:
+    """True when the IR network's restoration of the training image ``IR(LR)`` has more than ``fraction`` of its
+    values at the tanh limits (``|x| > 0.999``) where the training image has at most half: the mark of an IR
+    network whose activations diverged (observed once in `fast`'s DIPNet phase, places50/5.jpg).  An
+    under-trained IR network outputs values near 0, not +-1, so short runs do not trigger it."""
+    with torch.no_grad():
+        out = model.restore()
+    at_limit = lambda x: float((x.abs() > 0.999).float().mean())  # noqa: E731
+    return at_limit(out) > fraction and at_limit(model.real) <= 0.5
+
+
 def fit(
     cls,
     inputs: dict[str, torch.Tensor],
@@ -395,6 +407,9 @@ def fit(
     Raises:
         ValueError: image too small; ``resume`` with another config or image.
         WeightsUnavailable: ``prior='biggan'`` without its weights.
+
+    Warns:
+        RuntimeWarning: the finished model's IR network is saturated (:func:`ir_saturated`): training diverged.
     """
     from ..core.device import resolve_device
     from ..core.training import Phase, start_run, train_iterations
@@ -424,4 +439,10 @@ def fit(
     train_iterations(model, phases, get_state=trainer.get_state, set_state=trainer.set_state, out_dir=out_dir,
                      resume_state=saved, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
                      progress=progress, stop_after=stop_after)
-    return model.eval()
+    model.eval()
+    if model.complete and ir_saturated(model):
+        warnings.warn(
+            "PetsGAN training diverged: the IR network's output is saturated (tanh at +-1 almost everywhere), so "
+            "every sample will be a flat colour; train again with another seed (sinkit train ... --seed 1). docs/petsgan.md, "
+            "'2026-12-06, late night'", RuntimeWarning, stacklevel=2)
+    return model
