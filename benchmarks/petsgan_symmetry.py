@@ -10,8 +10,9 @@ score is printed beside it).
 * ``--pt``: sampling-time variants of the patch transfer on the same models and noise: rounds
   (``pt_iters`` 1 / 10), a reference without the LR image's mirror (``pt_mirror=False``), a
   centre-pixel paste (``pt_paste='centre'``), eq. 7's averaged paste (``pt_paste='average'``, for
-  models trained with the centre paste), the median paste (``pt_paste='median'``) and combinations; each changes the model's own config
-  (``--variants`` picks some).  Cheap: no training.
+  models trained with the centre paste), the median paste (``pt_paste='median'``) and
+  combinations; each changes the model's own config (``--variants`` picks some).  Cheap: no
+  training.
 * ``--depnet JSON``: train DEPNet again with these config overrides on top of the model's own
   config (e.g. ``'{"prior_mirrors": false}'``), put it into the model in place of its DEPNet (the
   DIPNet is kept: `fast`'s joint phase does not move G) and score.  ~3 min per image on 2 cores.

@@ -370,9 +370,11 @@ def ir_saturated(model: PetsGAN, fraction: float = 0.9) -> bool:
     values at the tanh limits (``|x| > 0.999``) where the training image has at most half: the mark of an IR
     network whose activations diverged (observed once in `fast`'s DIPNet phase, places50/5.jpg).  An
     under-trained IR network outputs values near 0, not +-1, so short runs do not trigger it."""
+    def at_limit(x: torch.Tensor) -> float:
+        return float((x.abs() > 0.999).float().mean())
+
     with torch.no_grad():
         out = model.restore()
-    at_limit = lambda x: float((x.abs() > 0.999).float().mean())  # noqa: E731
     return at_limit(out) > fraction and at_limit(model.real) <= 0.5
 
 
