@@ -291,12 +291,12 @@ class PatchTransfer(nn.Module):
             attn = torch.softmax(sim / tau, dim=-1)
             values, index = attn.max(dim=-1)  # (B, L)
             weight = torch.ones_like(values) if hard else values
-            if paste == "centre":  # window j of the reference is centred on its pixel j
-                pixels = ref01.flatten(2)[0][:, index]  # (3, B, L)
-                cur = (pixels.permute(1, 0, 2) * weight.unsqueeze(1)).reshape(b, 3, h, w)
-                continue
-            if paste == "median":
-                cur = (median_paste(ref01, index, h, w, self.patch_size) * weight.unsqueeze(1)).reshape(b, 3, h, w)
+            if paste != "average":  # one reference pixel per output pixel: (B, 3, L)
+                if paste == "centre":  # window j of the reference is centred on its pixel j
+                    pixels = ref01.flatten(2)[0][:, index].permute(1, 0, 2)
+                else:
+                    pixels = median_paste(ref01, index, h, w, self.patch_size)
+                cur = (pixels * weight.unsqueeze(1)).reshape(b, 3, h, w)
                 continue
             patches = ref_rgb[0][:, index]  # (3 s s, B, L)
             patches = patches.permute(1, 0, 2) * weight.unsqueeze(1)
