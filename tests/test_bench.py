@@ -97,6 +97,29 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
     assert [r["ran_prior"] for r in csv.DictReader(open(out / "results.csv"))] == ["", "augment"]
 
 
+def test_bench_records_and_reports_a_model_that_says_its_training_went_wrong(dataset, tmp_path, monkeypatch):
+    from sinkit.bench.reports import write_comparison
+    from sinkit.singan import SinGAN
+
+    monkeypatch.setenv("SINKIT_OFFLINE", "1")
+    out = tmp_path / "bench"
+    settings = BenchSettings(overrides={"iters": 2, "max_size": 40, "min_size": 20}, samples=2, start_scales=["N"])
+    # what PetsGAN says when its IR network diverged (Model.training_problems)
+    monkeypatch.setattr(SinGAN, "training_problems", lambda self: ["diverged: the test says so"])
+    run_bench(dataset, out, settings, device="cpu", progress=False, log=lambda line: None)
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["problems"] for r in rows] == ["diverged: the test says so"] * 2
+    summary = (out / "summary.md").read_text()
+    assert "## Training problems (2 of 2 runs; their samples are in every mean below)" in summary
+    assert "- `10`: diverged: the test says so" in summary
+    comparison = write_comparison(tmp_path, [out]).read_text()
+    assert "- singan `2`: diverged: the test says so" in comparison
+    record = json.loads((out / "per_image" / "2.json").read_text())
+    (out / "per_image" / "2.json").write_text(json.dumps({k: v for k, v in record.items() if k != "problems"}))
+    write_reports(out)
+    assert "## Training problems (1 of 2 runs;" in (out / "summary.md").read_text()
+
+
 def test_bench_rejects_unknown_method_and_scale(dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown method"):
         run_bench(dataset, tmp_path / "x", BenchSettings(method="nope"), progress=False)

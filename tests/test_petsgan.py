@@ -415,6 +415,28 @@ def test_a_saturated_ir_network_is_reported_as_diverged(image, monkeypatch, recw
         PetsGAN.fit(image, TINY, progress=False, vgg="random", device="cpu")
 
 
+def test_ir_grad_clip_bounds_the_ir_gradient_the_dipnet_step_applies(image):
+    def norm_at_step(clip: float) -> tuple[float, float]:
+        trainer = make_trainer(image, replace(TINY, ir_grad_clip=clip))
+        seen = []
+        step = trainer.opt_dip.step
+
+        def spy(*args, **kwargs):
+            seen.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in trainer.model.ir.parameters()]))))
+            return step(*args, **kwargs)
+
+        trainer.opt_dip.step = spy
+        logged = trainer.step("dip", torch.Generator().manual_seed(0))["ir_grad"]
+        return logged, seen[0]
+
+    logged, applied = norm_at_step(0.0)  # off (official): the gradient as computed, its norm logged
+    assert logged > 1e-3 and applied == pytest.approx(logged, rel=1e-5)
+    logged, applied = norm_at_step(1e-3)
+    assert logged > 1e-3 and applied == pytest.approx(1e-3, rel=1e-3)  # logged before clipping
+    with pytest.raises(ValueError, match="ir_grad_clip must be >= 0"):
+        replace(TINY, ir_grad_clip=-1.0)
+
+
 def test_fit_interrupted_and_resumed_from_disk_equals_straight_and_saves_a_loadable_model(image, tmp_path):
     import sinkit
 

@@ -529,6 +529,9 @@ def _bench_one(task: BenchTask, settings: BenchSettings, metrics: list[str], dev
         "cuda_peak_mb": None if mem.cuda_peak_mb is None else round(mem.cuda_peak_mb, 1),
     })
     row.update({f"ran_{k}": v for k, v in model.run_facts().items()})  # e.g. which prior an `auto` became
+    problems = model.training_problems()
+    if problems:
+        row["problems"] = "; ".join(problems)
     tiles, labels = [real.cpu()], ["real"]
     with torch.no_grad():
         rec = model.reconstruction()

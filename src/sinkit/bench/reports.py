@@ -131,6 +131,10 @@ def write_reports(out_dir: str | os.PathLike, *, status: dict[str, str | None] |
         if facts:
             ran = "; ".join(f"{k[4:]}: {', '.join(sorted({str(r[k]) for r in rows if r.get(k) is not None}))}" for k in facts)
             lines.append(f"What ran (the model's own record, `ran_*` columns of results.csv): {ran}.")
+        troubled = [r for r in rows if r.get("problems")]
+        if troubled:
+            lines += ["", f"## Training problems ({len(troubled)} of {len(rows)} runs; their samples are in every mean below)", ""]
+            lines += [f"- `{r.get('run', r['image'])}`: {r['problems']}" for r in troubled]
     lines += ["", "## Samples (mean ± std over images)", ""]
     lines.append("| metric | better | " + " | ".join(f"start {s}" for s in labels) + " |")
     lines.append("|---|---|" + "---|" * len(labels))
@@ -222,6 +226,10 @@ def write_comparison(root: str | os.PathLike, folders: list[str | os.PathLike]) 
         cells += [_fmt(_mean_std([r.get(f"{m}@{s}") for r in rows])) for m in metrics for s in labels]
         cells += [_fmt(_mean_std([r.get(f"rec_{m}") for r in rows])) for m in FIDELITY_METRICS]
         lines.append("| " + " | ".join(cells) + " |")
+    troubled = [(settings["method"], r) for _, settings, rows, _ in benches for r in rows if r.get("problems")]
+    if troubled:
+        lines += ["", "Training problems (included in the means above; `summary.md` of the method says more):", ""]
+        lines += [f"- {method} `{r.get('run', r['image'])}`: {r['problems']}" for method, r in troubled]
     path = root / "comparison.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -403,6 +403,13 @@ class SingleImageModel(nn.Module):
         """
         return {}
 
+    def training_problems(self) -> list[str]:
+        """What went wrong in training that a user must know before trusting the model, one line
+        each (e.g. PetsGAN's IR network diverged).  ``sinkit bench`` records them in the image's
+        ``problems`` column and lists them in ``summary.md`` and ``comparison.md``.  Default: none.
+        """
+        return []
+
     def describe(self) -> str:
         """Human-readable summary (what ``sinkit info`` prints)."""
         lines = [f"method        {self.method}"]

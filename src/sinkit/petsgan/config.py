@@ -134,6 +134,9 @@ class PetsGANConfig:
     ir_noise_std: float = 0.3
     """Gaussian noise on the IR input with probability ``ir_noise_p`` (official kornia ``RandomGaussianNoise``)"""
     ir_noise_p: float = 0.5
+    ir_grad_clip: float = 0.0
+    """max L2 norm of the IR network's gradient in the DIPNet phase (``clip_grad_norm_``); 0 = no
+    clipping (official).  Ours, against a rare divergence of the un-normalised `fast` IR network"""
 
     # --- joint co-learning (official ``co_learning``)
     joint_iters: int = 5000
@@ -211,6 +214,8 @@ class PetsGANConfig:
             raise ValueError(f"hr_crop must be a positive multiple of hr_scale ({self.hr_scale}), got {self.hr_crop}")
         if self.crop_size and self.crop_size % self.factor:
             raise ValueError(f"crop_size must be a multiple of factor ({self.factor}), got {self.crop_size}")
+        if self.ir_grad_clip < 0:
+            raise ValueError(f"ir_grad_clip must be >= 0 (0 = off), got {self.ir_grad_clip}")
         if not 0 <= self.mix_ratio < 1:
             raise ValueError(f"mix_ratio must be in [0, 1), got {self.mix_ratio}")
         if not 0 < self.crop_min <= 1:

@@ -85,6 +85,16 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         conv's init (``vgg19`` / ``random``): what the config's ``auto`` values became."""
         return {"prior": str((self.info.get("prior") or {}).get("kind", "?")), "pt_init": str(self.info.get("pt_init", "?"))}
 
+    def training_problems(self) -> list[str]:
+        """``["diverged: ..."]`` when the finished model's IR network is saturated
+        (:func:`sinkit.petsgan.training.ir_saturated`), else ``[]``."""
+        from .training import ir_saturated
+
+        if self.complete and ir_saturated(self):
+            return ["diverged: the IR network's output is saturated (tanh at +-1), every sample is a flat colour; "
+                    "train again with another seed"]
+        return []
+
     def describe(self) -> str:
         lines = [super().describe()]
         prior = self.info.get("prior")
