@@ -84,6 +84,18 @@ def test_bench_writes_results_and_skips_finished_images(dataset, tmp_path, monke
     run_bench(dataset, out, settings, device="cpu", progress=False, log=lines.append)
     assert (out / "per_image" / "2.json").exists() and not (out / "per_image" / "2.lock").exists()
 
+    # a config field added since the folder was written (absent from its bench.json) takes its default
+    bench_json = json.loads((out / "bench.json").read_text())
+    del bench_json["config"]["lr_d"]
+    (out / "bench.json").write_text(json.dumps(bench_json))
+    run_bench(dataset, out, settings, device="cpu", progress=False, log=lines.append)
+    bench_json["config"]["lr_d"] = 0.123  # ... but a differing saved value is another benchmark
+    (out / "bench.json").write_text(json.dumps(bench_json))
+    with pytest.raises(ValueError, match="other settings"):
+        run_bench(dataset, out, settings, device="cpu", progress=False, log=lines.append)
+    bench_json["config"]["lr_d"] = 0.0005
+    (out / "bench.json").write_text(json.dumps(bench_json))
+
     # other settings in the same folder would mix two benchmarks
     with pytest.raises(ValueError, match="other settings"):
         run_bench(dataset, out, BenchSettings(overrides={"iters": 3}, samples=2), device="cpu", progress=False, log=lines.append)

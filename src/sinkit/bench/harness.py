@@ -29,6 +29,7 @@ training it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -44,7 +45,7 @@ from typing import Any, Callable
 import torch
 
 from ..core.capabilities import CapabilityError, Sampler
-from ..core.config import config_to_dict, replace_config, resolve_config
+from ..core.config import config_from_dict, config_to_dict, replace_config, resolve_config
 from ..core.device import resolve_device
 from ..core.io import ImageReadError, load_image, save_grid
 from ..core.pyramid_model import PyramidModel
@@ -260,7 +261,12 @@ def prepare_bench(
     bench_file = out / "bench.json"
     if bench_file.exists():
         saved = json.loads(bench_file.read_text())
-        if saved.get("settings") != record["settings"] or saved.get("config") != record["config"]:
+        saved_config = saved.get("config")
+        with contextlib.suppress(ValueError, TypeError):
+            # a config field added since the folder was written takes its default, as in a checkpoint
+            # (core.config.config_from_dict), so the folder stays resumable
+            saved_config = config_to_dict(config_from_dict(type(config), saved_config))
+        if saved.get("settings") != record["settings"] or saved_config != record["config"]:
             raise ValueError(
                 f"{out} holds a benchmark with other settings ({bench_file}); use another --out or the same options"
             )
