@@ -134,9 +134,12 @@ class PetsGANConfig:
     ir_noise_std: float = 0.3
     """Gaussian noise on the IR input with probability ``ir_noise_p`` (official kornia ``RandomGaussianNoise``)"""
     ir_noise_p: float = 0.5
-    ir_grad_clip: float = 0.0
-    """max L2 norm of the IR network's gradient in the DIPNet phase (``clip_grad_norm_``); 0 = no
-    clipping (official).  Ours, against a rare divergence of the un-normalised `fast` IR network"""
+    ir_guard: bool = False
+    """roll the DIPNet phase back when the IR network dies (ours; `fast` sets it): when its output is
+    saturated on ``GUARD_PATIENCE`` consecutive training crops, the IR and PT weights and their Adam state
+    return to the last healthy snapshot (one every ``GUARD_EVERY`` iterations) and the IR learning rate is
+    halved for the rest of the phase (``sinkit.petsgan.training``).  A run that never dies is
+    bit-identical to one without the guard"""
 
     # --- joint co-learning (official ``co_learning``)
     joint_iters: int = 5000
@@ -214,8 +217,6 @@ class PetsGANConfig:
             raise ValueError(f"hr_crop must be a positive multiple of hr_scale ({self.hr_scale}), got {self.hr_crop}")
         if self.crop_size and self.crop_size % self.factor:
             raise ValueError(f"crop_size must be a multiple of factor ({self.factor}), got {self.crop_size}")
-        if self.ir_grad_clip < 0:
-            raise ValueError(f"ir_grad_clip must be >= 0 (0 = off), got {self.ir_grad_clip}")
         if not 0 <= self.mix_ratio < 1:
             raise ValueError(f"mix_ratio must be in [0, 1), got {self.mix_ratio}")
         if not 0 < self.crop_min <= 1:
@@ -252,6 +253,10 @@ PRESETS: dict[str, PetsGANConfig] = {
         # mapping; with the noise it learns a denoising blur (places50/2.jpg, IR network alone: restoration
         # 24.2 dB, horizontal smears; without: 25.3 dB and the ridges come back; docs/petsgan.md)
         ir_noise_p=0.0,
+        # the IR network without normalisation died once in 7 images (places50/5.jpg, DIPNet iteration
+        # ~1330: tanh at +1, zero gradient, white samples); the guard rolls it back and halves its lr.
+        # It changes nothing in a run that does not die (docs/petsgan.md, "2026-12-07")
+        ir_guard=True,
         joint_iters=300,
         joint_pool=24,
         lr_joint_g=0.0,

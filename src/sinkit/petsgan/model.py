@@ -82,8 +82,12 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
 
     def run_facts(self) -> dict[str, str]:
         """The prior set DEPNet was trained on (``biggan`` / ``folder`` / ``augment``) and the patch
-        conv's init (``vgg19`` / ``random``): what the config's ``auto`` values became."""
-        return {"prior": str((self.info.get("prior") or {}).get("kind", "?")), "pt_init": str(self.info.get("pt_init", "?"))}
+        conv's init (``vgg19`` / ``random``): what the config's ``auto`` values became; with
+        ``ir_guard``, how often the DIPNet phase was rolled back."""
+        facts = {"prior": str((self.info.get("prior") or {}).get("kind", "?")), "pt_init": str(self.info.get("pt_init", "?"))}
+        if self.config.ir_guard:
+            facts["ir_rollbacks"] = str(len(self.info.get("ir_rollbacks", [])))
+        return facts
 
     def training_problems(self) -> list[str]:
         """``["diverged: ..."]`` when the finished model's IR network is saturated
@@ -101,6 +105,8 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         if prior:
             lines.append(f"prior         {prior.get('kind')}: {prior.get('description')}")
         lines.append(f"patch conv    {self.info.get('pt_init', '?')} init")
+        for rb in self.info.get("ir_rollbacks", []):
+            lines.append(f"IR rollback   DIPNet iteration {rb['at']} -> {rb['back_to']} (IR network died), lr x{rb['lr_scale']:g}")
         lines.append(f"LR            {self.lr.shape[-2]}x{self.lr.shape[-1]} (x{self.config.factor})")
         return "\n".join(lines)
 

@@ -19,7 +19,7 @@ state continues bit-identically.
 
 from __future__ import annotations
 
-import math
+import copy
 import warnings
 from typing import Callable
 
@@ -33,9 +33,13 @@ from .model import PetsGAN
 from .networks import EMA, DEPNet, LRDiscriminator, MultiScaleDiscriminator, sparsity_loss
 from .priors import PriorSet, build_prior_set
 
-__all__ = ["PetsGANTrainer", "PHASES", "fit", "ir_saturated", "load_vgg_into"]
+__all__ = ["PetsGANTrainer", "PHASES", "GUARD_EVERY", "GUARD_PATIENCE", "fit", "ir_saturated", "saturated", "load_vgg_into"]
 
 PHASES = ("dep", "dip", "joint", "hr")
+#: ``ir_guard``: DIPNet iterations between snapshots of a healthy IR network
+GUARD_EVERY = 100
+#: ``ir_guard``: consecutive DIPNet steps with a saturated IR output that count as a dead network
+GUARD_PATIENCE = 20
 
 
 def load_vgg_into(pt, path: str | None = None, *, download: bool = True) -> str:
@@ -108,6 +112,8 @@ class PetsGANTrainer:
         self.opt_hr = torch.optim.Adam(self.model.ir_hr.parameters(), lr=c.lr_ir) if c.hr_scale > 1 else None
         self.iteration = {p: 0 for p in PHASES}
         self.pool: torch.Tensor | None = None  # joint-phase fake LR pool (``joint_pool``)
+        # ``ir_guard`` state: the IR lr factor, consecutive saturated steps, the last healthy snapshot
+        self.guard: dict = {"lr_scale": 1.0, "streak": 0, "snapshot": None, "snapshot_iteration": 0}
 
     # ------------------------------------------------------------------ helpers
     def phase_length(self, phase: str) -> int:
@@ -193,7 +199,11 @@ class PetsGANTrainer:
         """One DIPNet iteration: PT reconstruction + sparsity, IR reconstruction (eq. 8)."""
         c = self.config
         it = self.iteration["dip"]
-        self.opt_dip.param_groups[1]["lr"] = c.lr_ir * c.ir_lr_gamma ** (it // c.ir_lr_step if c.ir_lr_step else 0)
+        # lr_scale is 1.0 unless the guard rolled the phase back (x * 1.0 == x: no change otherwise)
+        self.opt_dip.param_groups[1]["lr"] = (c.lr_ir * self.guard["lr_scale"]
+                                              * c.ir_lr_gamma ** (it // c.ir_lr_step if c.ir_lr_step else 0))
+        if c.ir_guard and self.guard["snapshot"] is None and it < c.dip_iters:
+            self._snapshot_dip()
         self.model.train()
         lr_full = self.model.lr
         if float(torch.rand((), generator=generator)) < 0.5:
@@ -217,11 +227,41 @@ class PetsGANTrainer:
             rec = self.model.ir(self._ir_noise(lr_c, generator)).float()
         loss_ir = F.mse_loss(rec, hr_c)
         (loss_ir + loss_pt + c.sparsity_weight * loss_sp).backward()
-        # the norm is logged either way; with max_norm inf the gradients are multiplied by exactly 1
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.ir.parameters(), c.ir_grad_clip or math.inf)
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.ir.parameters() if p.grad is not None])
         self.opt_dip.step()
         self.iteration["dip"] += 1
+        if c.ir_guard:
+            self._guard_dip(saturated(rec.detach(), hr_c))
         return {"ir": loss_ir.item(), "pt": loss_pt.item(), "sparsity": loss_sp.item(), "ir_grad": grad_norm.item()}
+
+    def _snapshot_dip(self) -> None:
+        """Keep the DIPNet phase's weights (PT, IR) and Adam state for :meth:`_guard_dip`."""
+        self.guard["snapshot"] = copy.deepcopy({
+            "pt": self.model.pt.state_dict(), "ir": self.model.ir.state_dict(), "opt": self.opt_dip.state_dict()})
+        self.guard["snapshot_iteration"] = self.iteration["dip"]
+
+    def _guard_dip(self, dead: bool) -> None:
+        """``ir_guard``, after each DIPNet step: count consecutive steps whose IR output was saturated
+        (``dead``); after ``GUARD_PATIENCE`` of them restore the last snapshot and halve the IR learning
+        rate for the rest of the phase (recorded in ``model.info["ir_rollbacks"]``); on a healthy step
+        every ``GUARD_EVERY`` iterations take a new snapshot.  The iteration count runs on: the phase keeps
+        its length.  Why: places50/5.jpg's `fast` IR network (no normalisation, Adam at 5e-4) blew up at
+        DIPNet iteration ~1330 and never recovered, tanh at +1 and a zero gradient (docs/petsgan.md)."""
+        g, it = self.guard, self.iteration["dip"]
+        g["streak"] = g["streak"] + 1 if dead else 0
+        if g["streak"] >= GUARD_PATIENCE:
+            snap = g["snapshot"]
+            self.model.pt.load_state_dict(snap["pt"])
+            self.model.ir.load_state_dict(snap["ir"])
+            self.opt_dip.load_state_dict(copy.deepcopy(snap["opt"]))
+            g["lr_scale"] *= 0.5
+            g["streak"] = 0
+            self.model.info.setdefault("ir_rollbacks", []).append(
+                {"at": it, "back_to": g["snapshot_iteration"], "lr_scale": g["lr_scale"]})
+        elif not dead and it % GUARD_EVERY == 0:
+            self._snapshot_dip()
+        if it >= self.config.dip_iters:
+            g["snapshot"] = None  # the phase is over: nothing to roll back to, nothing to checkpoint
 
     # ------------------------------------------------------------------ phase 3: joint
     def _fake_lr(self, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -351,6 +391,8 @@ class PetsGANTrainer:
                 state[name] = getattr(self, name).state_dict()
         if self.pool is not None:
             state["pool"] = self.pool
+        if self.config.ir_guard:
+            state["guard"] = {k: v for k, v in self.guard.items() if v is not None}
         return state
 
     def set_state(self, state: dict) -> None:
@@ -364,21 +406,30 @@ class PetsGANTrainer:
         self.prior_images = state["prior"].to(self.device)
         self.pool = state["pool"].to(self.device) if "pool" in state else None
         self.iteration = {p: int(state["iteration"].get(p, 0)) for p in PHASES}
+        if "guard" in state:
+            guard = state["guard"]
+            self.guard = {"lr_scale": float(guard["lr_scale"]), "streak": int(guard["streak"]),
+                          "snapshot": guard.get("snapshot"), "snapshot_iteration": int(guard["snapshot_iteration"])}
         self.model.info["prior"] = dict(state.get("prior_record", {}))
 
 
-def ir_saturated(model: PetsGAN, fraction: float = 0.9) -> bool:
-    """True when the IR network's restoration of the training image ``IR(LR)`` has more than ``fraction`` of its
-    values at the tanh limits (``|x| > 0.999``) where the training image has at most half: the mark of an IR
-    network whose activations diverged (observed once in `fast`'s DIPNet phase, places50/5.jpg).  An
-    under-trained IR network outputs values near 0, not +-1, so short runs do not trigger it."""
+def saturated(output: torch.Tensor, target: torch.Tensor, fraction: float = 0.9) -> bool:
+    """True when more than ``fraction`` of ``output``'s values are at the tanh limits (``|x| > 0.999``)
+    while ``target`` (same range, ``[-1, 1]``) has at most half there: an IR network that diverged."""
     def at_limit(x: torch.Tensor) -> float:
         return float((x.abs() > 0.999).float().mean())
 
+    return at_limit(output) > fraction and at_limit(target) <= 0.5
+
+
+def ir_saturated(model: PetsGAN, fraction: float = 0.9) -> bool:
+    """True when the IR network's restoration of the training image ``IR(LR)`` is :func:`saturated`: the
+    mark of an IR network whose activations diverged (observed once in `fast`'s DIPNet phase,
+    places50/5.jpg, before ``ir_guard``).  An under-trained IR network outputs values near 0, not +-1,
+    so short runs do not trigger it."""
     with torch.no_grad():
         out = model.restore()
-    return at_limit(out) > fraction and at_limit(model.real) <= 0.5
-
+    return saturated(out, model.real, fraction)
 
 def fit(
     cls,
