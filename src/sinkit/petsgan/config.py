@@ -253,7 +253,7 @@ PRESETS: dict[str, PetsGANConfig] = {
         # mapping; with the noise it learns a denoising blur (places50/2.jpg, IR network alone: restoration
         # 24.2 dB, horizontal smears; without: 25.3 dB and the ridges come back; docs/petsgan.md)
         ir_noise_p=0.0,
-        # the IR network without normalisation died once in 7 images (places50/5.jpg, DIPNet iteration
+        # the IR network without normalisation died once in 10 images (places50/5.jpg, DIPNet iteration
         # ~1330: tanh at +1, zero gradient, white samples); the guard rolls it back and halves its lr.
         # It changes nothing in a run that does not die (docs/petsgan.md, "2026-12-07")
         ir_guard=True,

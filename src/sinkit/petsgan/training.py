@@ -431,6 +431,7 @@ def ir_saturated(model: PetsGAN, fraction: float = 0.9) -> bool:
         out = model.restore()
     return saturated(out, model.real, fraction)
 
+
 def fit(
     cls,
     inputs: dict[str, torch.Tensor],
