@@ -407,9 +407,7 @@ class PetsGANTrainer:
         self.pool = state["pool"].to(self.device) if "pool" in state else None
         self.iteration = {p: int(state["iteration"].get(p, 0)) for p in PHASES}
         if "guard" in state:
-            guard = state["guard"]
-            self.guard = {"lr_scale": float(guard["lr_scale"]), "streak": int(guard["streak"]),
-                          "snapshot": guard.get("snapshot"), "snapshot_iteration": int(guard["snapshot_iteration"])}
+            self.guard = {"snapshot": None, **state["guard"]}  # get_state leaves out a snapshot of None
         self.model.info["prior"] = dict(state.get("prior_record", {}))
 
 
