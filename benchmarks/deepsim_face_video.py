@@ -15,6 +15,10 @@ resized first, then the edges are drawn, so training and test edges are made ali
     # metrics of each variant (~10 min of CPU each; cached), then the table and the strip
     python benchmarks/deepsim_face_video.py evaluate --variant tps --out results/deepsim-face_video
     python benchmarks/deepsim_face_video.py report --out results/deepsim-face_video --docs docs/results/deepsim-face_video
+
+    # a variant with other settings, in its own folder (evaluate prints its means)
+    python benchmarks/deepsim_face_video.py train --variant tps --set tps_percent=0.5 --name tps_p05
+    python benchmarks/deepsim_face_video.py evaluate --name tps_p05
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import torch
 import sinkit
 from sinkit.deepsim import PRESETS, train
 from sinkit.deepsim.model import working_size
+from sinkit.core.config import parse_overrides, replace_config
 from sinkit.deepsim.primitives import resize_primitive, seg_edges_primitive
 from sinkit.metrics import deep_metric_status, nn_patch_distance, patch_swd, psnr, ssim
 
@@ -60,24 +65,26 @@ def pair(frame: int, split: str, size: tuple[int, int] | None, data: Path):
     return image, seg_edges_primitive(seg, image, sigma=SIGMA)
 
 
-def config_for(variant: str, preset: str, iters: int | None = None, bf16: bool = False):
-    """The preset with the variant's augmentation; ``iters``: half constant, half linear decay."""
+def config_for(variant: str, preset: str, iters: int | None = None, bf16: bool = False, overrides=()):
+    """The preset with the variant's augmentation; ``iters``: half constant, half linear decay;
+    ``overrides``: ``KEY=VALUE`` strings as ``sinkit train --set`` takes them."""
     config = replace(PRESETS[preset], primitive_kind="seg_edges", **VARIANTS[variant])
     if iters is not None:
         config = replace(config, niter=iters // 2, niter_decay=iters - iters // 2)
-    return replace(config, bf16=config.bf16 or bf16)
+    config = replace(config, bf16=config.bf16 or bf16)
+    return replace_config(config, **parse_overrides(overrides, config))
 
 
 def cmd_train(args):
-    config = config_for(args.variant, args.preset, args.iters, args.bf16)
+    config = config_for(args.variant, args.preset, args.iters, args.bf16, args.set)
     image, _ = pair(0, "train", None, args.data)
     size = working_size(*image.shape[-2:], config)
     image, primitive = pair(0, "train", size, args.data)
-    out = Path(args.out) / args.variant
+    out = Path(args.out) / (args.name or args.variant)
     start = time.perf_counter()
     model = train(image, primitive, config, out_dir=out, resume=True, progress=not args.quiet)  # resume: continue if interrupted
     done = model.info["iteration"]
-    print(f"{args.variant}: {done} iterations in {time.perf_counter() - start:.0f} s -> {out}  "
+    print(f"{args.name or args.variant}: {done} iterations in {time.perf_counter() - start:.0f} s -> {out}  "
           f"({model.train_seconds / max(1, done):.3f} s/iter)")
 
 
@@ -111,7 +118,11 @@ def evaluate(model_dir: Path, frames: list[int], data: Path) -> dict:
 
 
 def cmd_evaluate(args):
-    evaluate(Path(args.out) / args.variant, list(range(1, args.frames + 1)), args.data)
+    name = args.name or args.variant
+    rows = evaluate(Path(args.out) / name, list(range(1, args.frames + 1)), args.data)["frames"]
+    mean = {m: sum(r[m] for r in rows) / len(rows) for m in ("psnr", "ssim", "patch_swd", "nn_patch")}
+    print(f"{name}, mean over frames 1-{args.frames}: PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f}, "
+          f"patch SWD {mean['patch_swd']:.4f}, NN-patch {mean['nn_patch']:.4f}")
 
 
 def cmd_report(args):
@@ -179,9 +190,14 @@ def main():
     t.add_argument("--iters", type=int, default=None,
                    help="total iterations, half constant + half linear decay (default: the preset's; fast 1600, paper 16000)")
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast (default: the preset's, fp32)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config field on top of the preset and variant (repeatable), e.g. tps_percent=0.5")
+    t.add_argument("--name", default=None, help="folder under --out (default: the variant's name)")
     t.add_argument("--quiet", action="store_true")
     e = sub.add_parser("evaluate", help="metrics of one variant (cached; report runs it when missing)")
-    e.add_argument("--variant", choices=list(VARIANTS), required=True)
+    e_which = e.add_mutually_exclusive_group(required=True)
+    e_which.add_argument("--variant", choices=list(VARIANTS))
+    e_which.add_argument("--name", help="a folder trained with train --name")
     e.add_argument("--out", default="results/deepsim-face_video")
     e.add_argument("--data", type=Path, default=DATA)
     e.add_argument("--frames", type=int, default=30)
