@@ -36,7 +36,13 @@ from sinkit.deepsim import PRESETS, train
 from sinkit.deepsim.model import working_size
 from sinkit.core.config import parse_overrides, replace_config
 from sinkit.deepsim.primitives import resize_primitive, seg_edges_primitive
-from sinkit.metrics import deep_metric_status, nn_patch_distance, patch_swd, psnr, ssim
+from sinkit.metrics import deep_metric_status, evaluate_pair
+from sinkit.metrics.evaluate import _DeepModels
+
+#: the weight-free metrics always run; LPIPS (the paper's) and SIFID where their weights are found
+#: (``sinkit.core.weights``: a path in SINKIT_WEIGHTS_DIR or the torch hub cache)
+FREE_METRICS = ["psnr", "ssim", "patch_swd", "nn_patch"]
+DEEP_METRICS = {"lpips": "lpips", "sifid64": "sifid64"}  # metric -> its deep_metric_status key
 
 def _find_data() -> Path:
     """``../shared/data/...`` next to the repository (or next to any parent folder, for worktrees)."""
@@ -90,23 +96,20 @@ def cmd_train(args):
 
 def evaluate(model_dir: Path, frames: list[int], data: Path) -> dict:
     """Per-frame metrics of one trained variant (cached in ``model_dir/eval.json``)."""
+    status = deep_metric_status(download=False)
+    metrics = FREE_METRICS + [m for m, key in DEEP_METRICS.items() if status.get(key) is None]
     cache = model_dir / "eval.json"
     if cache.exists():
         saved = json.loads(cache.read_text())
-        if [r["frame"] for r in saved["frames"]] == frames:
+        if [r["frame"] for r in saved["frames"]] == frames and all(m in saved["frames"][0] for m in metrics):
             return saved
     model = sinkit.load(model_dir, device="cpu")
+    deep = _DeepModels()
     rows = []
     for f in frames:
         truth, primitive = pair(f, "test", model.size, data)
         pred = model.translate(primitive)
-        rows.append({
-            "frame": f,
-            "psnr": psnr(pred, truth),
-            "ssim": ssim(pred, truth),
-            "patch_swd": patch_swd(pred, truth),
-            "nn_patch": nn_patch_distance(pred, truth),
-        })
+        rows.append({"frame": f, **evaluate_pair(pred, truth, metrics=metrics, deep_models=deep)})
     done = model.info.get("iteration", 0)
     result = {"info": {"iterations": done, "train_seconds": round(model.train_seconds, 1),
                        "seconds_per_iter": round(model.train_seconds / max(1, done), 3),
@@ -120,9 +123,9 @@ def evaluate(model_dir: Path, frames: list[int], data: Path) -> dict:
 def cmd_evaluate(args):
     name = args.name or args.variant
     rows = evaluate(Path(args.out) / name, list(range(1, args.frames + 1)), args.data)["frames"]
-    mean = {m: sum(r[m] for r in rows) / len(rows) for m in ("psnr", "ssim", "patch_swd", "nn_patch")}
-    print(f"{name}, mean over frames 1-{args.frames}: PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f}, "
-          f"patch SWD {mean['patch_swd']:.4f}, NN-patch {mean['nn_patch']:.4f}")
+    names = [m for m in rows[0] if m != "frame"]
+    print(f"{name}, mean over frames 1-{args.frames}: "
+          + ", ".join(f"{m} {sum(r[m] for r in rows) / len(rows):.4f}" for m in names))
 
 
 def cmd_report(args):
@@ -137,10 +140,14 @@ def cmd_report(args):
         for f in args.strip_frames:
             truth, primitive = pair(f, "test", model.size, args.data)
             strips.append((variant, f, primitive, model.translate(primitive), truth))
-    metrics = ("psnr", "ssim", "patch_swd", "nn_patch")
+    metrics = [m for m in FREE_METRICS + list(DEEP_METRICS) if all(m in results[v]["frames"][0] for v in VARIANTS)]
     mean = {v: {m: sum(r[m] for r in results[v]["frames"]) / len(frames) for m in metrics} for v in VARIANTS}
     (docs / "results.json").write_text(json.dumps({"mean": mean, "variants": results,
                                                    "not_run": {k: v.splitlines()[0] for k, v in status.items() if v}}, indent=1))
+    heads = {"psnr": ("PSNR (dB) higher", "PSNR", "{:.2f}"), "ssim": ("SSIM higher", "SSIM", "{:.4f}"),
+             "patch_swd": ("patch SWD lower", "SWD", "{:.4f}"), "nn_patch": ("NN-patch lower", "NN", "{:.4f}"),
+             "lpips": ("LPIPS lower", "LPIPS", "{:.4f}"), "sifid64": ("SIFID lower", "SIFID", "{:.4f}")}
+    missing = [m for m in DEEP_METRICS if m not in metrics]
     lines = [
         "# DeepSIM, face_video protocol (paper sec. 4.2), 256 px",
         "",
@@ -149,23 +156,21 @@ def cmd_report(args):
         "`tps`: the paper's method; `no_tps`: the paper's baseline (flip + random crop, no TPS). "
         "Command: `benchmarks/deepsim_face_video.py` (see its docstring).",
         "",
-        "LPIPS / SIFID: not run (no AlexNet / Inception weights on this machine); "
-        "the VGG19 perceptual loss was off for the same reason (`losses` below).",
+        (f"Not run: {', '.join(heads[m][1] for m in missing)} (no AlexNet / Inception weights found). " if missing else "")
+        + "`losses`: what training ran (the VGG19 perceptual loss needs its weights too).",
         "",
-        "| variant | PSNR (dB) higher | SSIM higher | patch SWD lower | NN-patch lower | iterations | precision | train s | losses |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| variant | " + " | ".join(heads[m][0] for m in metrics) + " | iterations | precision | train s | losses |",
+        "|---|" + "---|" * (len(metrics) + 4),
     ]
     for v in VARIANTS:
         i = results[v]["info"]
-        lines.append(f"| {v} | {mean[v]['psnr']:.2f} | {mean[v]['ssim']:.4f} | {mean[v]['patch_swd']:.4f} | "
-                     f"{mean[v]['nn_patch']:.4f} | {i['iterations']} | {'bf16' if i.get('bf16') else 'fp32'} | {i['train_seconds']} | {', '.join(i['losses'] or [])} |")
-    lines += ["", "Per frame:", "", "| frame | " + " | ".join(f"{v} PSNR | {v} SSIM | {v} SWD | {v} NN" for v in VARIANTS) + " |",
-              "|---|" + "---|" * (4 * len(VARIANTS))]
+        lines.append(f"| {v} | " + " | ".join(heads[m][2].format(mean[v][m]) for m in metrics)
+                     + f" | {i['iterations']} | {'bf16' if i.get('bf16') else 'fp32'} | {i['train_seconds']} | {', '.join(i['losses'] or [])} |")
+    lines += ["", "Per frame:", "",
+              "| frame | " + " | ".join(f"{v} {heads[m][1]}" for v in VARIANTS for m in metrics) + " |",
+              "|---|" + "---|" * (len(metrics) * len(VARIANTS))]
     for k, f in enumerate(frames):
-        cells = []
-        for v in VARIANTS:
-            r = results[v]["frames"][k]
-            cells += [f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['patch_swd']:.4f}", f"{r['nn_patch']:.4f}"]
+        cells = [heads[m][2].format(results[v]["frames"][k][m]) for v in VARIANTS for m in metrics]
         lines.append(f"| {f} | " + " | ".join(cells) + " |")
     (docs / "README.md").write_text("\n".join(lines) + "\n")
     tiles, labels = [], []

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from sinkit.metrics import (
+    PAIRED_METRICS,
+    evaluate_pair,
     LPIPS,
     SIFID_LAYERS,
     FIDInceptionV3,
@@ -253,6 +255,38 @@ def test_lpips_layer_shapes_known_values_and_loading(tmp_path):
     assert d[0] == 0.0 and d[1] > 0
     assert lpips_diversity(x.repeat(3, 1, 1, 1), model=loaded) == 0.0
     assert lpips_diversity(torch.cat([x, y, x]), model=loaded) == pytest.approx(2 * float(d[1]) / 3, rel=1e-5)
+
+
+def test_evaluate_pair_scores_an_image_against_its_ground_truth_with_lpips_when_weights_exist(tmp_path, monkeypatch):
+    x = smooth_image(64, 64)
+    y = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(4))).clamp(-1, 1)
+    same, other = evaluate_pair(x, x), evaluate_pair(y, x)
+    assert sorted(same) == ["nn_patch", "patch_swd", "psnr", "ssim"]  # the weight-free ones by default
+    assert same["psnr"] == float("inf") or same["psnr"] > 60
+    assert same["ssim"] == pytest.approx(1.0, abs=1e-4) and same["nn_patch"] < 1e-3 < other["nn_patch"]
+    assert other["psnr"] < 30 and other["ssim"] < same["ssim"] and other["patch_swd"] > same["patch_swd"]
+    with pytest.raises(ValueError, match="unknown metric"):
+        evaluate_pair(x, x, metrics=["lpips_div"])
+    with pytest.raises(ValueError, match="differ in size"):
+        evaluate_pair(x, x[..., :32])
+    # LPIPS (the DeepSIM paper's metric) from the weight folder, here with random weights
+    monkeypatch.setenv("SINKIT_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    for var in ("SINKIT_ALEXNET_WEIGHTS", "SINKIT_LPIPS_WEIGHTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SINKIT_WEIGHTS_DIR", str(tmp_path))
+    assert deep_metric_status(download=False)["lpips"] is not None
+    with pytest.raises(WeightsUnavailable):
+        evaluate_pair(y, x, metrics=["lpips"])
+    torch.manual_seed(0)
+    net = LPIPS()
+    torch.save({k[len("net."):]: v for k, v in net.state_dict().items() if k.startswith("net.")},
+               tmp_path / "alexnet-owt-7be5be79.pth")
+    torch.save({k: v.abs() for k, v in net.state_dict().items() if k.startswith("lin")}, tmp_path / "alex.pth")
+    assert deep_metric_status(download=False)["lpips"] is None
+    assert evaluate_pair(x, x, metrics=["lpips"])["lpips"] == pytest.approx(0.0, abs=1e-7)
+    assert evaluate_pair(y, x, metrics=["lpips"])["lpips"] > 0
+    assert set(PAIRED_METRICS) >= {"lpips", "sifid64", "psnr", "ssim", "patch_swd", "nn_patch"}
 
 
 # ----------------------------------------------------------------------------- weights

@@ -10,7 +10,15 @@ Every metric is a function on ``(B, 3, H, W)`` tensors in ``[-1, 1]``:
 * PSNR, RMSE (0-255), SSIM, MS-SSIM for reconstruction and super-resolution.
 """
 
-from .evaluate import FIDELITY_METRICS, SAMPLE_METRICS, deep_metric_status, evaluate_fidelity, evaluate_samples
+from .evaluate import (
+    FIDELITY_METRICS,
+    PAIRED_METRICS,
+    SAMPLE_METRICS,
+    deep_metric_status,
+    evaluate_fidelity,
+    evaluate_pair,
+    evaluate_samples,
+)
 from .fidelity import ms_ssim, psnr, rmse, ssim
 from .frechet import feature_statistics, frechet_distance, frechet_distance_features
 from .inception import SIFID_LAYERS, FIDInceptionV3, load_inception, sifid, sifid_per_sample
@@ -22,12 +30,14 @@ __all__ = [
     "FIDELITY_METRICS",
     "FIDInceptionV3",
     "LPIPS",
+    "PAIRED_METRICS",
     "SAMPLE_METRICS",
     "SIFID_LAYERS",
     "WEIGHTS",
     "WeightsUnavailable",
     "deep_metric_status",
     "evaluate_fidelity",
+    "evaluate_pair",
     "evaluate_samples",
     "feature_statistics",
     "find_weights",

@@ -13,7 +13,8 @@ from .fidelity import ms_ssim, psnr, rmse, ssim
 from .patches import nn_patch_distance, patch_swd, pixel_diversity
 from ..core.weights import WeightsUnavailable, find_weights
 
-__all__ = ["SAMPLE_METRICS", "FIDELITY_METRICS", "deep_metric_status", "evaluate_samples", "evaluate_fidelity"]
+__all__ = ["SAMPLE_METRICS", "FIDELITY_METRICS", "PAIRED_METRICS", "deep_metric_status", "evaluate_samples",
+           "evaluate_fidelity", "evaluate_pair"]
 
 #: name -> (description, better).  Names are the columns of results.csv.
 SAMPLE_METRICS: dict[str, tuple[str, str]] = {
@@ -33,7 +34,18 @@ FIDELITY_METRICS: dict[str, tuple[str, str]] = {
     "ms_ssim": ("MS-SSIM (pytorch-msssim)", "higher"),
 }
 
-_DEEP = {"sifid64": ("inception-fid",), "sifid192": ("inception-fid",), "lpips_div": ("alexnet", "lpips-alex")}
+#: A translated image against its ground truth (DeepSIM's video protocol, paper sec. 4.2, Tab. 1-2).
+PAIRED_METRICS: dict[str, tuple[str, str]] = {
+    "psnr": FIDELITY_METRICS["psnr"],
+    "ssim": FIDELITY_METRICS["ssim"],
+    "patch_swd": ("multi-scale sliced Wasserstein-1 of 7x7 patches, image vs ground truth", "lower"),
+    "nn_patch": ("mean nearest-neighbour 7x7 patch distance, image -> ground truth", "lower"),
+    "lpips": ("LPIPS-AlexNet distance to the ground truth (DeepSIM's metric)", "lower"),
+    "sifid64": ("SIFID to the ground truth, Inception features before the 1st max-pool (official SinGAN script)", "lower"),
+}
+
+_DEEP = {"sifid64": ("inception-fid",), "sifid192": ("inception-fid",), "lpips_div": ("alexnet", "lpips-alex"),
+         "lpips": ("alexnet", "lpips-alex")}
 
 
 def deep_metric_status(*, download: bool = True, inception: str = "fid") -> dict[str, str | None]:
@@ -150,3 +162,56 @@ def evaluate_fidelity(image: torch.Tensor, reference: torch.Tensor) -> dict[str,
         pass
     return out
 
+
+
+def evaluate_pair(
+    image: torch.Tensor,
+    reference: torch.Tensor,
+    *,
+    metrics: list[str] | None = None,
+    deep_models: _DeepModels | None = None,
+) -> dict[str, float]:
+    """Score one image against its ground truth (paired protocols such as DeepSIM's video frames:
+    a frame translated from its primitive against the real frame; Vinker et al. 2021, sec. 4.2).
+
+    Args:
+        image: ``(1, 3, H, W)`` in ``[-1, 1]``.
+        reference: ``(1, 3, H, W)`` ground truth in ``[-1, 1]``, the same size.
+        metrics: names from :data:`PAIRED_METRICS` (default: the weight-free ones; ``lpips`` and
+            ``sifid64`` need pretrained weights, see :func:`deep_metric_status`).
+        deep_models: cache of loaded networks (pass one object across calls).
+
+    Returns:
+        ``{metric name: value}``.
+
+    Raises:
+        ValueError: an unknown metric, or images of different sizes.
+        WeightsUnavailable: a deep metric was asked for and its weights are missing.
+    """
+    metrics = ["psnr", "ssim", "patch_swd", "nn_patch"] if metrics is None else metrics
+    unknown = set(metrics) - set(PAIRED_METRICS)
+    if unknown:
+        raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {', '.join(PAIRED_METRICS)}")
+    if image.shape != reference.shape:
+        raise ValueError(f"image {tuple(image.shape)} and reference {tuple(reference.shape)} differ in size")
+    deep_models = deep_models or _DeepModels()
+    out: dict[str, float] = {}
+    with torch.no_grad():
+        for name in metrics:
+            if name == "psnr":
+                out[name] = psnr(image, reference)
+            elif name == "ssim":
+                out[name] = ssim(image, reference)
+            elif name == "patch_swd":
+                out[name] = patch_swd(image, reference)
+            elif name == "nn_patch":
+                out[name] = nn_patch_distance(image, reference)
+            elif name == "lpips":
+                from .lpips import lpips
+
+                out[name] = float(lpips(image, reference, model=deep_models.lpips(image.device)).mean())
+            elif name == "sifid64":
+                from .inception import sifid
+
+                out[name] = sifid(image, reference, layer="before_maxpool1", model=deep_models.inception(image.device))
+    return out
