@@ -13,7 +13,7 @@ an 8 px period scores ~1.1 (the Places50 images: 1.10-1.24); a visible grid 1.3 
 * ``joint``: continue the joint phase (hinge GAN on HR + L1 reconstruction, G frozen as in
   `fast`) of a model a ``sinkit bench --method petsgan`` run saved, at a given IR learning rate,
   and score 10 samples (seed 0, as the bench) every ``--every`` iterations: grid, patch_swd,
-  pixel diversity, restoration PSNR.  Writes ``<out>/joint_<lr>.png`` (rows: the image and
+  pixel diversity, restoration and reconstruction PSNR, and sharpness (:func:`sharpness`).  Writes ``<out>/joint_<lr>.png`` (rows: the image and
   4 samples before, then after).
 
 Usage::
@@ -51,6 +51,17 @@ def grid_score(x: torch.Tensor, period: int = 8) -> tuple[float, float]:
         return float(phases.max() / phases.min())
 
     return ratio(gx), ratio(gy)
+
+
+def sharpness(x: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean squared 3x3 Laplacian of the grey levels of ``x`` ``(B, 3, H, W)`` over that of ``real``
+    (1 = as much fine detail as the image; artefacts count too, so look at the samples)."""
+    kernel = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3)
+
+    def energy(y: torch.Tensor) -> float:
+        return float(torch.nn.functional.conv2d(y.mean(1, keepdim=True), kernel.to(y)).pow(2).mean())
+
+    return energy(x) / energy(real)
 
 
 def _fmt(x: torch.Tensor) -> str:
@@ -112,10 +123,12 @@ def run_joint(args) -> None:
         model.eval()
         with torch.no_grad():
             samples, restored = model.sample(10, generator=0), model.restore()
+            reconstructed = model.reconstruction()
         swd = sum(patch_swd(s[None], model.real) for s in samples) / len(samples)
         print(f"lr {args.lr:g}, joint iteration {trainer.iteration['joint']}: grid {_fmt(samples)} "
               f"(image {_fmt(model.real)}), patch_swd {swd:.4f}, diversity {pixel_diversity(samples, model.real):.3f}, "
-              f"restoration {psnr(restored, model.real):.2f} dB; {time.perf_counter() - start:.0f} s", flush=True)
+              f"restoration {psnr(restored, model.real):.2f} dB, reconstruction {psnr(reconstructed, model.real):.2f} dB, "
+              f"sharpness {sharpness(samples, model.real):.3f}; {time.perf_counter() - start:.0f} s", flush=True)
         return samples
 
     before = report()
