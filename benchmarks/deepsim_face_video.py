@@ -32,9 +32,9 @@ from pathlib import Path
 import torch
 
 import sinkit
+from sinkit.core.config import parse_overrides, replace_config
 from sinkit.deepsim import PRESETS, train
 from sinkit.deepsim.model import working_size
-from sinkit.core.config import parse_overrides, replace_config
 from sinkit.deepsim.primitives import resize_primitive, seg_edges_primitive
 from sinkit.metrics import deep_metric_status, evaluate_pair
 from sinkit.metrics.evaluate import _DeepModels
@@ -42,7 +42,8 @@ from sinkit.metrics.evaluate import _DeepModels
 #: the weight-free metrics always run; LPIPS (the paper's) and SIFID where their weights are found
 #: (``sinkit.core.weights``: a path in SINKIT_WEIGHTS_DIR or the torch hub cache)
 FREE_METRICS = ["psnr", "ssim", "patch_swd", "nn_patch"]
-DEEP_METRICS = {"lpips": "lpips", "sifid64": "sifid64"}  # metric -> its deep_metric_status key
+DEEP_METRICS = ["lpips", "sifid64"]
+
 
 def _find_data() -> Path:
     """``../shared/data/...`` next to the repository (or next to any parent folder, for worktrees)."""
@@ -97,7 +98,7 @@ def cmd_train(args):
 def evaluate(model_dir: Path, frames: list[int], data: Path) -> dict:
     """Per-frame metrics of one trained variant (cached in ``model_dir/eval.json``)."""
     status = deep_metric_status(download=False)
-    metrics = FREE_METRICS + [m for m, key in DEEP_METRICS.items() if status.get(key) is None]
+    metrics = FREE_METRICS + [m for m in DEEP_METRICS if status.get(m) is None]
     cache = model_dir / "eval.json"
     if cache.exists():
         saved = json.loads(cache.read_text())
@@ -140,7 +141,7 @@ def cmd_report(args):
         for f in args.strip_frames:
             truth, primitive = pair(f, "test", model.size, args.data)
             strips.append((variant, f, primitive, model.translate(primitive), truth))
-    metrics = [m for m in FREE_METRICS + list(DEEP_METRICS) if all(m in results[v]["frames"][0] for v in VARIANTS)]
+    metrics = [m for m in FREE_METRICS + DEEP_METRICS if all(m in results[v]["frames"][0] for v in VARIANTS)]
     mean = {v: {m: sum(r[m] for r in results[v]["frames"]) / len(frames) for m in metrics} for v in VARIANTS}
     (docs / "results.json").write_text(json.dumps({"mean": mean, "variants": results,
                                                    "not_run": {k: v.splitlines()[0] for k, v in status.items() if v}}, indent=1))

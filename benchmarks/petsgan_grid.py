@@ -13,8 +13,8 @@ an 8 px period scores ~1.1 (the Places50 images: 1.10-1.24); a visible grid 1.3 
 * ``joint``: continue the joint phase (hinge GAN on HR + L1 reconstruction, G frozen as in
   `fast`) of a model a ``sinkit bench --method petsgan`` run saved, at a given IR learning rate,
   and score 10 samples (seed 0, as the bench) every ``--every`` iterations: grid, patch_swd,
-  pixel diversity, restoration and reconstruction PSNR, and sharpness (:func:`sharpness`).  Writes ``<out>/joint_<lr>.png`` (rows: the image and
-  4 samples before, then after).
+  pixel diversity, restoration and reconstruction PSNR, and sharpness (:func:`sharpness`).
+  Writes ``<out>/joint_<lr>.png`` (rows: the image and 4 samples before, then after).
 
 Usage::
 

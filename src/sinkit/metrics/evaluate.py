@@ -163,7 +163,6 @@ def evaluate_fidelity(image: torch.Tensor, reference: torch.Tensor) -> dict[str,
     return out
 
 
-
 def evaluate_pair(
     image: torch.Tensor,
     reference: torch.Tensor,
