@@ -147,7 +147,7 @@ def cmd_report(args):
                                                    "not_run": {k: v.splitlines()[0] for k, v in status.items() if v}}, indent=1))
     heads = {"psnr": ("PSNR (dB) higher", "PSNR", "{:.2f}"), "ssim": ("SSIM higher", "SSIM", "{:.4f}"),
              "patch_swd": ("patch SWD lower", "SWD", "{:.4f}"), "nn_patch": ("NN-patch lower", "NN", "{:.4f}"),
-             "lpips": ("LPIPS lower", "LPIPS", "{:.4f}"), "sifid64": ("SIFID lower", "SIFID", "{:.4f}")}
+             "lpips": ("LPIPS lower", "LPIPS", "{:.4f}"), "sifid64": ("SIFID lower", "SIFID", "{:.4g}")}
     missing = [m for m in DEEP_METRICS if m not in metrics]
     lines = [
         "# DeepSIM, face_video protocol (paper sec. 4.2), 256 px",
