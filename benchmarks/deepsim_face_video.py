@@ -36,13 +36,13 @@ from sinkit.core.config import parse_overrides, replace_config
 from sinkit.deepsim import PRESETS, train
 from sinkit.deepsim.model import working_size
 from sinkit.deepsim.primitives import resize_primitive, seg_edges_primitive
-from sinkit.metrics import deep_metric_status, evaluate_pair
+from sinkit.metrics import PAIRED_METRICS, deep_metric_status, evaluate_pair
 from sinkit.metrics.evaluate import _DeepModels
 
 #: the weight-free metrics always run; LPIPS (the paper's) and SIFID where their weights are found
 #: (``sinkit.core.weights``: a path in SINKIT_WEIGHTS_DIR or the torch hub cache)
-FREE_METRICS = ["psnr", "ssim", "patch_swd", "nn_patch"]
 DEEP_METRICS = ["lpips", "sifid64"]
+FREE_METRICS = [m for m in PAIRED_METRICS if m not in DEEP_METRICS]
 
 
 def _find_data() -> Path:

@@ -187,7 +187,7 @@ def evaluate_pair(
         ValueError: an unknown metric, or images of different sizes.
         WeightsUnavailable: a deep metric was asked for and its weights are missing.
     """
-    metrics = ["psnr", "ssim", "patch_swd", "nn_patch"] if metrics is None else metrics
+    metrics = [m for m in PAIRED_METRICS if m not in _DEEP] if metrics is None else metrics
     unknown = set(metrics) - set(PAIRED_METRICS)
     if unknown:
         raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {', '.join(PAIRED_METRICS)}")
