@@ -9,19 +9,19 @@ that happened once at `fast`'s own rate (places50/5.jpg) happen within a few doz
     python benchmarks/petsgan_guard.py --image ../shared/data/places50/5.jpg \\
         lr_ir=2e-3,seed=0,ir_guard=false lr_ir=2e-3,seed=0 lr_ir=2e-3,seed=1,ir_guard=false lr_ir=2e-3,seed=1
 
-Values are JSON (``true``, ``2e-3``).  About 2 min per variant with 2 threads (1500 iterations).
+Values as ``sinkit train --set`` reads them (JSON: ``true``, ``2e-3``).  About 2 min per variant with 2 threads (1500 iterations).
 Results: docs/petsgan.md ("2026-12-07").
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import replace
 
 import numpy as np
 
+from sinkit.core.config import parse_overrides
 from sinkit.core.io import load_image
 from sinkit.petsgan import PRESETS
 from sinkit.petsgan.model import PetsGAN
@@ -46,7 +46,7 @@ def main() -> None:
     PetsGANTrainer.dip_step = recording_step  # record every step, not only the logged ones
     image = load_image(args.image)
     for variant in args.variants:
-        fields = {k: json.loads(v) for k, v in (item.split("=", 1) for item in variant.split(","))}
+        fields = parse_overrides(variant.split(","), PRESETS["fast"])  # as `sinkit train --set` reads them
         config = replace(PRESETS["fast"], dep_iters=0, joint_iters=0, dip_iters=args.iters, **fields)
         steps.clear()
         start = time.perf_counter()
