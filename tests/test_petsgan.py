@@ -327,8 +327,9 @@ def test_every_phase_steps_and_sampling_any_size(image):
     assert model.sample(1, size=(96, 200), generator=0).shape == (1, 3, 96, 200)
     assert model.reconstruction().shape == (1, 3, 96, 128)
     assert model.sample(1, size=(90, 131), generator=0).shape == (1, 3, 88, 128)  # nearest multiples of 8
-    with pytest.raises(ValueError, match="at least 16 px"):
-        model.sample(1, size=(8, 128))
+    with pytest.raises(ValueError, match="at least 24 px"):
+        model.sample(1, size=(16, 128))  # 2 LR pixels: too few for the IR network's 5x5 padding
+    assert model.sample(1, size=(24, 24), generator=0).shape == (1, 3, 24, 24)
     out = model.inject(torch.rand(1, 3, 50, 70) * 2 - 1, 0, num=2)
     assert out.shape == (2, 3, 96, 128) and torch.equal(out[0], out[1])
     with pytest.raises(ValueError, match="one injection scale"):

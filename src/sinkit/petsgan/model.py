@@ -143,14 +143,14 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         """LR size of an output of ``size``: each side rounded to the nearest multiple of ``factor``.
 
         Raises:
-            ValueError: a side below ``2 * factor`` px.
+            ValueError: a side below ``3 * factor`` px (the IR network's 5x5 replicate padding needs 3 LR pixels).
         """
         f = self.config.factor * self.config.hr_scale
         if size is None:
             return int(self.lr.shape[-2]), int(self.lr.shape[-1])
         h, w = int(size[0]), int(size[1])
-        if h < 2 * f or w < 2 * f:
-            raise ValueError(f"PetsGAN samples need sides of at least {2 * f} px, got {(h, w)}")
+        if h < 3 * f or w < 3 * f:  # 2 LR pixels passed this check until 2026-12-07 and failed inside the IR network
+            raise ValueError(f"PetsGAN samples need sides of at least {3 * f} px, got {(h, w)}")
         return round(h / f), round(w / f)
 
     @torch.no_grad()
@@ -174,7 +174,7 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
             batch_size: samples computed at once (memory).
 
         Raises:
-            ValueError: ``num < 1``, a side below ``2 * factor`` px, or an unknown option.
+            ValueError: ``num < 1``, a side below ``3 * factor`` px, or an unknown option.
         """
         if options:
             raise ValueError(f"PetsGAN samples take no option(s) {sorted(options)} (one scale: no start scale)")
