@@ -11,8 +11,9 @@ score is printed beside it).
   (``pt_iters`` 1 / 10), a reference without the LR image's mirror (``pt_mirror=False``), a
   centre-pixel paste (``pt_paste='centre'``), eq. 7's averaged paste (``pt_paste='average'``, for
   models trained with the centre paste), the median paste (``pt_paste='median'``) and
-  combinations; each changes the model's own config (``--variants`` picks some).  Cheap: no
-  training.
+  combinations; and the HR refinement of the samples (``hr_refine``: GPNN's patch nearest neighbours
+  through the 5 or 6 finest levels of the HR image's pyramid, 10 or 3 iterations each).  Each changes
+  the model's own config (``--variants`` picks some).  Cheap: no training.
 * ``--depnet JSON``: train DEPNet again with these config overrides on top of the model's own
   config (e.g. ``'{"prior_mirrors": false}'``), put it into the model in place of its DEPNet (the
   DIPNet is kept: `fast`'s joint phase does not move G) and score.  ~3 min per image on 2 cores.
@@ -24,6 +25,9 @@ Usage::
         --variants 1round,10rounds --metrics patch_swd,diversity
     python benchmarks/petsgan_symmetry.py results/s9/petsgan-fast --images 2,0,1 --depnet '{"prior_mirrors": false}' \\
         --out results/s9/no-mirrors
+    python benchmarks/petsgan_symmetry.py results/p50/petsgan-fast --images 0,1,2,3,4,5,6,7,8,9 --pt \
+        --variants refine6,refine6-3it --metrics patch_swd,nn_patch,diversity --out results/refine \
+        --compare results/p50/singan-fast
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ import torch
 
 import sinkit
 from sinkit.core.io import load_image, save_image
+from sinkit.core.resize import resize
 from sinkit.metrics.evaluate import evaluate_samples
 from sinkit.petsgan import PetsGAN
+
+from petsgan_grid import sharpness
 
 METRICS = ["patch_swd", "nn_patch", "diversity"]
 #: --pt: key -> (name, changes to the model's config); sampling only, on top of the model's own config
@@ -54,6 +61,9 @@ PT_VARIANTS = {
     "average10": ("windows averaged + 10 rounds", {"pt_paste": "average", "pt_iters": 10}),
     "median": ("median paste", {"pt_paste": "median"}),
     "median10": ("median paste + 10 rounds", {"pt_paste": "median", "pt_iters": 10}),
+    "refine5": ("HR refinement, 5 levels", {"hr_refine": 5}),
+    "refine6": ("HR refinement, 6 levels", {"hr_refine": 6}),
+    "refine6-3it": ("HR refinement, 6 levels x 3 iterations", {"hr_refine": 6, "hr_refine_iters": 3}),
 }
 
 
@@ -66,10 +76,13 @@ def asymmetry(x: torch.Tensor) -> float:
 
 def score(model, real: torch.Tensor, num: int, metrics=METRICS, **facts) -> tuple[dict, torch.Tensor]:
     """Draw ``num`` samples with seed 0 as the bench does; returns (the printed row, the samples)."""
+    t0 = time.perf_counter()
     with torch.no_grad():
         samples = model.sample(num, generator=0)
+    seconds = (time.perf_counter() - t0) / num
     row = evaluate_samples(samples, real, metrics=metrics)
-    row.update(facts, asym=asymmetry(samples), asym_real=asymmetry(real))
+    row.update(facts, asym=asymmetry(samples), asym_real=asymmetry(real), sharpness=sharpness(samples, real),
+               s_per_sample=round(seconds, 3))
     print(json.dumps(row), flush=True)
     return row, samples
 
@@ -88,7 +101,10 @@ def main() -> None:
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help="comma-separated metrics (nn_patch costs ~5 s per sample at 248 px)")
     parser.add_argument("--num", type=int, default=10, help="samples per image (seed 0)")
-    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of the nomirror-centre and median variants, or of the only --variants given, and/or of the DEPNet variant) and rows.json here")
+    parser.add_argument("--compare", type=Path,
+                        help="with --out: another `sinkit bench` output folder (e.g. RUN/singan-fast) whose models' "
+                             "samples (seed 0) form the sheet's first row, resized to this size for viewing only")
+    parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of the nomirror-centre, median and refine* variants, or of the only --variants given, and/or of the DEPNet variant) and rows.json here")
     args = parser.parse_args()
     if not args.pt and not args.depnet:
         parser.error("give --pt and/or --depnet")
@@ -104,13 +120,17 @@ def main() -> None:
         row, base = score(model, real, args.num, metrics, image=i, variant="as trained")
         rows.append(row)
         tiles = [base[:6]]
+        if args.compare:
+            other = sinkit.load(args.compare / "models" / i, device="cpu")
+            with torch.no_grad():
+                tiles.insert(0, resize(other.sample(6, generator=0), tuple(base.shape[-2:])))
         if args.pt:
             for key in variants:
                 name, change = PT_VARIANTS[key]
                 model.config = dataclasses.replace(config, **change)
                 row, samples = score(model, real, args.num, metrics, image=i, variant=name)
                 rows.append(row)
-                if key in ("nomirror-centre", "median") or len(variants) == 1:
+                if key in ("nomirror-centre", "median") or key.startswith("refine") or len(variants) == 1:
                     tiles.append(samples[:6])
             model.config = config
         if args.depnet:
@@ -128,14 +148,14 @@ def main() -> None:
             save_image(torch.cat([torch.cat(list(t), dim=-1) for t in tiles], dim=-2), args.out / f"{i}.png")
     if args.out:
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
-    print("| variant | images | patch_swd | nn_patch | diversity | asymmetry (image's) |")
-    print("|---|---|---|---|---|---|")
+    print("| variant | images | patch_swd | nn_patch | diversity | asymmetry (image's) | sharpness | s per sample |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r["variant"] for r in rows):
         sel = [r for r in rows if r["variant"] == name]
-        mean = {k: sum(r[k] for r in sel) / len(sel) for k in metrics + ["asym", "asym_real"]}
+        mean = {k: sum(r[k] for r in sel) / len(sel) for k in metrics + ["asym", "asym_real", "sharpness", "s_per_sample"]}
         mean = {k: mean.get(k, float("nan")) for k in METRICS} | mean
         print(f"| {name} | {len(sel)} | {mean['patch_swd']:.4f} | {mean['nn_patch']:.4f} | {mean['diversity']:.3f} | "
-              f"{mean['asym']:.2f} ({mean['asym_real']:.2f}) |")
+              f"{mean['asym']:.2f} ({mean['asym_real']:.2f}) | {mean['sharpness']:.2f} | {mean['s_per_sample']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -336,6 +336,28 @@ def test_every_phase_steps_and_sampling_any_size(image):
         model.inject(out[:1], 1)
 
 
+def test_hr_refine_fills_samples_with_the_images_own_patches_and_is_not_saved(image):
+    from sinkit.metrics.evaluate import evaluate_samples
+
+    model = make_trainer(image, TINY).run(progress=False).eval()
+    plain = model.sample(3, generator=0)
+    model.config = replace(TINY, hr_refine=3, hr_refine_iters=2)
+    refined = model.sample(3, generator=0)
+    assert refined.shape == plain.shape and refined.min() >= -1 and refined.max() <= 1
+    assert torch.equal(refined, model.sample(3, generator=0))
+    nn = [evaluate_samples(x, model.training_image(), metrics=["nn_patch"])["nn_patch"] for x in (plain, refined)]
+    assert nn[1] < 0.5 * nn[0]  # the image's own patches replace the blurry ones
+    assert model.sample(1, size=(96, 200), generator=0).shape == (1, 3, 96, 200)
+    assert model.state_dict().keys() == PetsGAN(TINY, {"image": model.real}).state_dict().keys()
+    assert "HR refinement" in model.describe()
+    with pytest.raises(ValueError, match="^hr_refine: .*draw larger samples"):
+        model.sample(1, size=(32, 128), generator=0)  # GPNN's coarsest level would be 5 px high
+    with pytest.raises(ValueError, match="x4 extension"):
+        replace(TINY, hr_refine=2, hr_scale=4)
+    with pytest.raises(ValueError, match="hr_refine_iters must be >= 1"):
+        replace(TINY, hr_refine_iters=0)
+
+
 @pytest.mark.parametrize("fast_path", [False, True])
 def test_resume_is_bit_identical(image, fast_path):
     cfg = replace(TINY, dep_iters=3, dip_iters=3, joint_iters=3)
@@ -364,6 +386,7 @@ def test_presets_are_valid_and_fast_is_smaller():
     paper, fast = PRESETS["paper"], PRESETS["fast"]
     assert paper.dep_iters == paper.dip_iters == paper.joint_iters == 5000
     assert fast.dep_iters < paper.dep_iters and fast.ir_channels <= paper.ir_channels
+    assert paper.hr_refine == 0 and fast.hr_refine > 0  # the refinement is ours: never in `paper`
     with pytest.raises(ValueError, match="crop_size"):
         replace(paper, crop_size=100)
     with pytest.raises(ValueError, match="prior_images"):

@@ -68,6 +68,7 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
             s = config.hr_scale
             self.ir_hr = IRNet(config.hr_channels, s.bit_length() - 1, norm=False)
             self.register_buffer("real_hr", torch.zeros(1, 3, hr.shape[-2] * s, hr.shape[-1] * s))
+        self._refiners: dict = {}  # hr_refine's GPNN models of the HR image, per (device, iterations); not saved
 
     @property
     def hr(self) -> torch.Tensor:
@@ -108,6 +109,9 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         for rb in self.info.get("ir_rollbacks", []):
             lines.append(f"IR rollback   DIPNet iteration {rb['at']} -> {rb['back_to']} (IR network died), lr x{rb['lr_scale']:g}")
         lines.append(f"LR            {self.lr.shape[-2]}x{self.lr.shape[-1]} (x{self.config.factor})")
+        if self.config.hr_refine:
+            lines.append(f"HR refinement samples refined through the {self.config.hr_refine} finest GPNN levels "
+                         f"({self.config.hr_refine_iters} iterations each)")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ pieces
@@ -129,6 +133,39 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         x``hr_scale`` extension when the model has one."""
         out = self.ir(self.transfer(lr) if transfer else lr)
         return self.ir_hr(out) if self.config.hr_scale > 1 else out
+
+    def refiner(self):
+        """The GPNN model of the HR training image that ``hr_refine`` uses (built once per device; no weights)."""
+        from ..gpnn import GPNN
+        from ..gpnn.config import GPNNConfig
+
+        key = (str(self.real.device), self.config.hr_refine_iters)
+        if key not in self._refiners:
+            config = GPNNConfig(max_size=None, iters=self.config.hr_refine_iters)
+            self._refiners[key] = GPNN(config, {"image": self.training_image()}).eval()
+        return self._refiners[key]
+
+    @torch.no_grad()
+    def refine(self, x: torch.Tensor) -> torch.Tensor:
+        """``hr_refine`` (ours): samples ``(B, 3, H, W)`` in ``[-1, 1]`` refined with the HR image's own patches.
+
+        Each sample is injected into a GPNN pyramid of the HR image (retargeted to ``(H, W)``) at the
+        ``config.hr_refine``-th finest level and refined through the finer ones with GPNN's
+        completeness-normalised patch nearest neighbours (Granot et al., CVPR 2022, eq. 2;
+        :meth:`sinkit.gpnn.GPNN.inject`).  ``hr_refine = 0`` returns ``x`` unchanged.
+
+        Raises:
+            ValueError: a sample size too small for the pyramid's coarsest level.
+        """
+        n = self.config.hr_refine
+        if n == 0:
+            return x
+        gpnn = self.refiner()
+        level = max(gpnn.num_scales - n, 0)
+        try:
+            return torch.cat([gpnn.inject(s[None], level, size=tuple(x.shape[-2:]), alpha=gpnn.config.alpha) for s in x])
+        except ValueError as err:
+            raise ValueError(f"hr_refine: {err}; draw larger samples or set hr_refine=0") from None
 
     # ------------------------------------------------------------------ Sampler
     def output_size(self) -> tuple[int, int]:
@@ -164,7 +201,8 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
     @torch.no_grad()
     def sample(self, num: int = 1, *, size: tuple[int, int] | None = None,
                generator: torch.Generator | int | None = None, batch_size: int = 4, **options) -> torch.Tensor:
-        """Random samples ``(num, 3, H, W)`` in ``[-1, 1]``: ``F(G_ema(z))``, ``z ~ N(0, 1)`` at ``size / factor``.
+        """Random samples ``(num, 3, H, W)`` in ``[-1, 1]``: ``F(G_ema(z))``, ``z ~ N(0, 1)`` at ``size / factor``,
+        then :meth:`refine` when ``config.hr_refine`` is set.
 
         Args:
             num: how many (>= 1).
@@ -182,7 +220,7 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
             raise ValueError(f"num must be >= 1, got {num}")
         gen = _as_generator(generator)
         lr = self.sample_lr(num, size=size, generator=gen)
-        return torch.cat([self.dipnet(lr[i : i + batch_size]) for i in range(0, num, batch_size)])
+        return self.refine(torch.cat([self.dipnet(lr[i : i + batch_size]) for i in range(0, num, batch_size)]))
 
     @torch.no_grad()
     def reconstruction(self) -> torch.Tensor:
