@@ -220,6 +220,10 @@ def test_gpnn_inject_and_inpaint_keep_what_they_should(image32):
     paint[..., 16:, :] = 0.5
     out = model.inject(paint, 0, num=2)
     assert out.shape == (2, 3, 32, 48) and torch.equal(out[0], out[1])  # injection adds no noise
+    # injected at the finest level, a small output needs only that level to hold a patch
+    assert model.inject(paint, model.num_scales - 1, size=(10, 48)).shape == (1, 3, 10, 48)
+    with pytest.raises(ValueError, match="coarsest level of a 10x48 output 4x21 is smaller than a 7x7 patch"):
+        model.inject(paint, 0, size=(10, 48))
     mask = torch.zeros(1, 1, 32, 48)
     mask[..., 10:20, 20:30] = 1
     filled = model.inpaint(None, mask)

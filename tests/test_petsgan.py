@@ -350,8 +350,10 @@ def test_hr_refine_fills_samples_with_the_images_own_patches_and_is_not_saved(im
     assert model.sample(1, size=(96, 200), generator=0).shape == (1, 3, 96, 200)
     assert model.state_dict().keys() == PetsGAN(TINY, {"image": model.real}).state_dict().keys()
     assert "HR refinement" in model.describe()
-    with pytest.raises(ValueError, match="^hr_refine: .*draw larger samples"):
-        model.sample(1, size=(32, 128), generator=0)  # GPNN's coarsest level would be 5 px high
+    small = model.sample(1, size=(24, 128), generator=0)  # only the finest levels hold a 7x7 patch: those are refined
+    assert small.shape == (1, 3, 24, 128)
+    model.config = TINY
+    assert not torch.equal(small, model.sample(1, size=(24, 128), generator=0))
     with pytest.raises(ValueError, match="x4 extension"):
         replace(TINY, hr_refine=2, hr_scale=4)
     with pytest.raises(ValueError, match="hr_refine_iters must be >= 1"):

@@ -234,7 +234,7 @@ class GPNN(ImagePatchModel, Sampler, Injectable):
             raise ValueError(f"injection scale must be in 0..{self.num_scales - 1}, got {scale}")
         if noise not in ("zero", "random"):
             raise ValueError(f"noise must be 'zero' or 'random' for GPNN, got {noise!r}")
-        sizes = self.level_sizes(size)
+        sizes = self.level_sizes(size, first=scale)  # the levels coarser than ``scale`` are never used
         x = resize(image[:1].float().to(self.real.device), sizes[scale]).expand(num, -1, -1, -1)
         if noise == "random":
             z = torch.randn(num, 1, *sizes[scale], generator=_generator(generator)).to(x.device)

@@ -152,20 +152,18 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         Each sample is injected into a GPNN pyramid of the HR image (retargeted to ``(H, W)``) at the
         ``config.hr_refine``-th finest level and refined through the finer ones with GPNN's
         completeness-normalised patch nearest neighbours (Granot et al., CVPR 2022, eq. 2;
-        :meth:`sinkit.gpnn.GPNN.inject`).  ``hr_refine = 0`` returns ``x`` unchanged.
-
-        Raises:
-            ValueError: a sample size too small for the pyramid's coarsest level.
+        :meth:`sinkit.gpnn.GPNN.inject`).  In a small sample the levels smaller than a patch are
+        skipped (at least the finest is refined).  ``hr_refine = 0`` returns ``x`` unchanged.
         """
         n = self.config.hr_refine
         if n == 0:
             return x
         gpnn = self.refiner()
-        level = max(gpnn.num_scales - n, 0)
-        try:
-            return torch.cat([gpnn.inject(s[None], level, size=tuple(x.shape[-2:]), alpha=gpnn.config.alpha) for s in x])
-        except ValueError as err:
-            raise ValueError(f"hr_refine: {err}; draw larger samples or set hr_refine=0") from None
+        size = tuple(x.shape[-2:])
+        sizes = gpnn.level_sizes(size, first=gpnn.num_scales - 1)
+        fits = [i for i, s in enumerate(sizes) if min(s) >= gpnn.config.patch_size]
+        level = max(gpnn.num_scales - n, fits[0])
+        return torch.cat([gpnn.inject(s[None], level, size=size, alpha=gpnn.config.alpha) for s in x])
 
     # ------------------------------------------------------------------ Sampler
     def output_size(self) -> tuple[int, int]:

@@ -65,14 +65,15 @@ class ImagePatchModel(SingleImageModel):
             self.pyramid_changed()
         return self._pyramid
 
-    def level_sizes(self, size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    def level_sizes(self, size: tuple[int, int] | None = None, *, first: int = 0) -> list[tuple[int, int]]:
         """Every level's size for an output of ``size = (height, width)`` (default: the image's).
 
         Each level is scaled by the same width and height factors (retargeting);
-        the finest is exactly ``size``.
+        the finest is exactly ``size``.  ``first``: the coarsest level that will be used (an
+        injection level); only it and the finer ones must hold a patch.
 
         Raises:
-            ValueError: a non-positive size, or a coarsest level smaller than one patch.
+            ValueError: a non-positive size, or level ``first`` smaller than one patch.
         """
         if size is None:
             return list(self.sizes)
@@ -82,7 +83,8 @@ class ImagePatchModel(SingleImageModel):
         H, W = self.output_size()
         sizes = scaled_sizes(self.sizes, w / W, h / H)
         sizes[-1] = (h, w)
-        check_patch_fits(sizes[0], self.config.patch_size, f"coarsest level of a {h}x{w} output")
+        what = "coarsest level" if first == 0 else f"level {first}"
+        check_patch_fits(sizes[first], self.config.patch_size, f"{what} of a {h}x{w} output")
         return sizes
 
     def valid_injection_scales(self) -> range:
