@@ -13,7 +13,7 @@ import torch
 
 from ..core.capabilities import Injectable, Sampler
 from ..core.model import OptionSpec, SingleImageModel
-from ..core.registry import register_method
+from ..core.registry import get_method, register_method
 from ..core.resize import resize
 from .config import PRESETS, PRIOR_KINDS, PetsGANConfig
 from .networks import DEPNet, IRNet, PatchTransfer
@@ -135,14 +135,16 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         return self.ir_hr(out) if self.config.hr_scale > 1 else out
 
     def refiner(self):
-        """The GPNN model of the HR training image that ``hr_refine`` uses (built once per device; no weights)."""
-        from ..gpnn import GPNN
-        from ..gpnn.config import GPNNConfig
+        """The GPNN model of the HR training image that ``hr_refine`` uses (built once per device; no weights).
 
+        Reached through the method registry: method packages import only ``sinkit.core``
+        (tests/test_layering.py), so PetsGAN uses the registered GPNN as any caller would.
+        """
         key = (str(self.real.device), self.config.hr_refine_iters)
         if key not in self._refiners:
-            config = GPNNConfig(max_size=None, iters=self.config.hr_refine_iters)
-            self._refiners[key] = GPNN(config, {"image": self.training_image()}).eval()
+            gpnn = get_method("gpnn")
+            config = gpnn.config_class(max_size=None, iters=self.config.hr_refine_iters)
+            self._refiners[key] = gpnn(config, {"image": self.training_image()}).eval()
         return self._refiners[key]
 
     @torch.no_grad()
