@@ -307,6 +307,17 @@ def test_cli_samples_an_image_and_refuses_what_does_not_apply(image32, tmp_path)
     r = runner.invoke(cli, ["train", str(img), "--method", "gpnn", "--out", str(tmp_path / "run"), "--samples", "0", "--quiet"])
     assert r.exit_code == 0, r.output
     assert type(sinkit.load(tmp_path / "run")) is GPNN
+    for source in ([str(img), "--method", "gpnn"], [str(tmp_path / "run")]):  # any field but max_size, image or model
+        r = runner.invoke(cli, ["sample", *source, "--num", "1", "--out", str(tmp_path / "p7"), "--set", "patch_size=7"])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(cli, ["sample", *source, "--num", "1", "--out", str(tmp_path / "p5"), "--set", "patch_size=5"])
+        assert r.exit_code == 0, r.output
+        assert not torch.equal(sinkit.load_image(tmp_path / "p7" / "sample_000.png"), sinkit.load_image(tmp_path / "p5" / "sample_000.png"))
+        r = runner.invoke(cli, ["sample", *source, "--num", "1", "--set", "max_size=30"])
+        assert r.exit_code == 2 and "max_size cannot change after the image was stored" in r.output
+    model = sinkit.load(tmp_path / "run")
+    changed = model.set_sampling_options(iters=1)
+    assert changed is not model and changed.config.iters == 1 and model.config.iters == GPNN.presets["paper"].iters
     r = runner.invoke(cli, ["sample", str(img), "--num", "1"])  # an image without --method
     assert r.exit_code != 0 and "give --method with a training-free method" in r.output
     big = tmp_path / "big.png"

@@ -341,7 +341,8 @@ def test_hr_refine_fills_samples_with_the_images_own_patches_and_is_not_saved(im
 
     model = make_trainer(image, TINY).run(progress=False).eval()
     plain = model.sample(3, generator=0)
-    model.config = replace(TINY, hr_refine=3, hr_refine_iters=2)
+    assert model.set_sampling_options(hr_refine=3, hr_refine_iters=2) is model  # in place, on a trained model
+    assert model.config == replace(TINY, hr_refine=3, hr_refine_iters=2)
     refined = model.sample(3, generator=0)
     assert refined.shape == plain.shape and refined.min() >= -1 and refined.max() <= 1
     assert torch.equal(refined, model.sample(3, generator=0))
@@ -352,8 +353,13 @@ def test_hr_refine_fills_samples_with_the_images_own_patches_and_is_not_saved(im
     assert "HR refinement" in model.describe()
     small = model.sample(1, size=(24, 128), generator=0)  # only the finest levels hold a 7x7 patch: those are refined
     assert small.shape == (1, 3, 24, 128)
-    model.config = TINY
+    model.set_sampling_options(hr_refine=0)
     assert not torch.equal(small, model.sample(1, size=(24, 128), generator=0))
+    with pytest.raises(ValueError, match="dip_iters cannot change after training; the sampling options of petsgan models are: hr_refine, hr_refine_iters"):
+        model.set_sampling_options(dip_iters=3)
+    with pytest.raises(ValueError, match="hr_refine_iters must be >= 1"):
+        model.set_sampling_options(hr_refine_iters=0)
+    assert model.config.hr_refine == 0 and model.config.dip_iters == TINY.dip_iters  # a refused change changes nothing
     with pytest.raises(ValueError, match="x4 extension"):
         replace(TINY, hr_refine=2, hr_scale=4)
     with pytest.raises(ValueError, match="hr_refine_iters must be >= 1"):
@@ -524,6 +530,12 @@ def test_cli_train_with_prior_images_then_sample_wider_and_harmonize(image, tmp_
     assert sinkit.load(tmp_path / "m", device="cpu").run_facts() == {"prior": "folder", "pt_init": "random", "ir_rollbacks": "0"}
     out = run("sample", tmp_path / "m", "--num", "2", "--out", tmp_path / "s", "--scale-h", "1.5", "--device", "cpu")
     assert "96x192 px" in out
+    plain = tmp_path / "plain"  # fast refines its samples; --set hr_refine=0 draws them as DIPNet leaves them
+    run("sample", tmp_path / "m", "--num", "2", "--out", plain, "--scale-h", "1.5", "--device", "cpu", "--set", "hr_refine=0")
+    assert not torch.equal(sinkit.load_image(plain / "sample_000.png"), sinkit.load_image(tmp_path / "s" / "sample_000.png"))
+    assert sinkit.load(tmp_path / "m", device="cpu").config.hr_refine == PRESETS["fast"].hr_refine  # nothing saved
+    refused = CliRunner().invoke(cli, ["sample", str(tmp_path / "m"), "--set", "dep_iters=1", "--out", str(plain)])
+    assert refused.exit_code == 2 and "Invalid value for --set: dep_iters cannot change after training" in refused.output
     run("harmonize", tmp_path / "m", "--input", tmp_path / "photo.png", "--mask", tmp_path / "photo.png",
         "--scale", "0", "--out", tmp_path / "h", "--device", "cpu")
 

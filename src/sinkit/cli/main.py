@@ -240,17 +240,19 @@ def _interrupted_line(signum: int, out_dir: str, resume_cmd: str) -> str:
 @click.option("--batch-size", default=16, show_default=True, type=COUNT, help="Samples per forward pass.")
 @click.option("--method", default=None, help="When MODEL_DIR is an image: a training-free method to sample with (the image is the model).")
 @click.option("--preset", default=None, help="With --method on an image: the method's preset.  [default: paper]")
+@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Change a sampling option of the model for this run (nothing is saved), e.g. --set hr_refine=0 (PetsGAN: no HR refinement); training-free methods: any config field but max_size (repeatable; sinkit info lists the config).")
 @MAX_MEMORY_OPTION
 @ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
 @friendly_errors
-def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_size, method, preset, max_memory, allow_incomplete, device):
+def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_size, method, preset, extra, max_memory, allow_incomplete, device):
     """Draw random samples from a trained model (or from an image, with a training-free --method).
 
     \b
     Examples:
       sinkit sample runs/photo --num 20 --out samples/
       sinkit sample runs/photo --num 8 --start-scale N-1 --scale-h 2.0 --seed 7
+      sinkit sample runs/petsgan --num 8 --set hr_refine=0
     """
     from ..core.capabilities import Sampler, require
     from ..core.io import ensure_dir, save_grid, save_image
@@ -260,6 +262,11 @@ def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_s
     out = ensure_dir(out_dir)
     model = load_model(model_dir, device, method=method, preset=preset, allow_incomplete=allow_incomplete)
     require(model, Sampler, "draw random samples (sinkit sample)")
+    if extra:
+        try:
+            model = model.set_sampling_options(**parse_set(extra, model.config))
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--set") from None
     options = {}
     h, w = model.output_size()
     if isinstance(model, PyramidModel):

@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from .checkpoint import TRAINING_STATE_PREFIX, CheckpointError, save_checkpoint
-from .config import check_config, config_from_dict, config_to_dict, resolve_config
+from .config import check_config, config_from_dict, config_to_dict, replace_config, resolve_config
 from .version import __version__
 
 __all__ = ["InputSpec", "OptionSpec", "SingleImageModel"]
@@ -124,6 +124,9 @@ class SingleImageModel(nn.Module):
     usage: ClassVar[str] = ""
     #: True when training only stores the inputs (the image is the model: GPNN-style methods)
     training_free: ClassVar[bool] = False
+    #: config fields that change only how samples are drawn, not what training learned: a trained
+    #: model may change them (:meth:`set_sampling_options`, ``sinkit sample --set``)
+    sampling_fields: ClassVar[tuple[str, ...]] = ()
 
     train = _TrainingEntry()
 
@@ -166,6 +169,27 @@ class SingleImageModel(nn.Module):
         """Total training wall time recorded so far, s (0 when not recorded)."""
         secs = self.info.get("train_seconds", 0.0)
         return float(sum(secs)) if isinstance(secs, list) else float(secs)
+
+    def set_sampling_options(self, **options: Any) -> "SingleImageModel":
+        """Change config fields listed in :attr:`sampling_fields` for this model's next samples, in
+        memory (nothing is saved; the model directory keeps the trained config).  Returns the model
+        to sample with: ``self``, changed in place (training-free models build a new one).
+
+        Example: ``load("runs/p").set_sampling_options(hr_refine=0)`` draws PetsGAN samples without
+        the HR refinement (``sinkit sample runs/p --set hr_refine=0``).
+
+        Raises:
+            ValueError: a field that is not a sampling option of this method (the message lists
+                those that are), an unknown field, or a value the config rejects.
+        """
+        config = check_config(replace_config(self.config, **options))  # unknown fields, bad values
+        fixed = sorted(set(options) - set(self.sampling_fields))
+        if fixed:
+            known = ", ".join(self.sampling_fields) or "none"
+            raise ValueError(f"{', '.join(fixed)} cannot change after training; the sampling options of "
+                             f"{self.method or type(self).__name__} models are: {known}")
+        self.config = config
+        return self
 
     def reconstruction(self) -> torch.Tensor | None:
         """The model's reconstruction of its training image (``(1, 3, H, W)`` in ``[-1, 1]``), or None

@@ -9,11 +9,13 @@ that takes a model directory also takes the image itself with ``--method``
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 import torch
 
+from ..config import check_config, replace_config
 from ..device import resolve_device
 from ..model import SingleImageModel
 from ..pyramid import PyramidSpec, build_pyramid, scaled_sizes
@@ -109,6 +111,23 @@ class ImagePatchModel(SingleImageModel):
         if out_dir is not None:
             model.save(out_dir)
         return model
+
+    @property
+    def sampling_fields(self) -> tuple[str, ...]:
+        """Every config field but ``max_size`` (which sized the stored image): nothing here was trained."""
+        return tuple(f.name for f in dataclasses.fields(self.config) if f.name != "max_size")
+
+    def set_sampling_options(self, **options: Any) -> "ImagePatchModel":
+        """A new model of the stored image with ``options`` in its config (the levels depend on the
+        config, so they are built again); ``self`` is unchanged.
+
+        Raises:
+            ValueError: ``max_size``, an unknown field or a value the config rejects.
+        """
+        config = check_config(replace_config(self.config, **options))
+        if "max_size" in options:
+            raise ValueError("max_size cannot change after the image was stored; build the model from the image again")
+        return type(self)(config, self.training_inputs, self.info).to(self.device).eval()
 
     def output_size(self) -> tuple[int, int]:
         """``(height, width)`` of the stored image, px."""
