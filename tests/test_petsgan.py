@@ -351,6 +351,7 @@ def test_hr_refine_fills_samples_with_the_images_own_patches_and_is_not_saved(im
     assert model.sample(1, size=(96, 200), generator=0).shape == (1, 3, 96, 200)
     assert model.state_dict().keys() == PetsGAN(TINY, {"image": model.real}).state_dict().keys()
     assert "HR refinement" in model.describe()
+    assert "sampling      hr_refine=3, hr_refine_iters=2 (change with sinkit sample --set)" in model.describe()
     small = model.sample(1, size=(24, 128), generator=0)  # only the finest levels hold a 7x7 patch: those are refined
     assert small.shape == (1, 3, 24, 128)
     model.set_sampling_options(hr_refine=0)

@@ -443,6 +443,9 @@ class SingleImageModel(nn.Module):
             lines.append("status        INCOMPLETE: training was interrupted (resume with sinkit train ... --resume)")
         if self.train_seconds:
             lines.append(f"training time {self.train_seconds:.1f} s")
+        if self.sampling_fields and not self.training_free:
+            values = ", ".join(f"{k}={getattr(self.config, k)}" for k in self.sampling_fields)
+            lines.append(f"sampling      {values} (change with sinkit sample --set)")
         return "\n".join(lines)
 
 
