@@ -14,6 +14,8 @@ score is printed beside it).
   combinations; and the HR refinement of the samples (``hr_refine``: GPNN's patch nearest neighbours
   through the 5 or 6 finest levels of the HR image's pyramid, 10 or 3 iterations each).  Each changes
   the model's own config (``--variants`` picks some).  Cheap: no training.
+* Neither: only the models as trained (their own config: `fast` models refine their samples), with
+  the IR network's restoration of the training image (``restore_psnr``, dB: ``IR(LR)`` against HR).
 * ``--depnet JSON``: train DEPNet again with these config overrides on top of the model's own
   config (e.g. ``'{"prior_mirrors": false}'``), put it into the model in place of its DEPNet (the
   DIPNet is kept: `fast`'s joint phase does not move G) and score.  ~3 min per image on 2 cores.
@@ -25,6 +27,8 @@ Usage::
         --variants 1round,10rounds --metrics patch_swd,diversity
     python benchmarks/petsgan_symmetry.py results/s9/petsgan-fast --images 2,0,1 --depnet '{"prior_mirrors": false}' \\
         --out results/s9/no-mirrors
+    python benchmarks/petsgan_symmetry.py results/dip3000/petsgan-fast --images 0,1,2,3,4,5,6,7,8,9 \\
+        --metrics diversity --out results/dip3000/scores
     python benchmarks/petsgan_symmetry.py results/p50/petsgan-fast --images 0,1,2,3,4,5,6,7,8,9 --pt \
         --variants refine6,refine6-3it --metrics patch_swd,nn_patch,diversity --out results/refine \
         --compare results/p50/singan-fast
@@ -81,8 +85,10 @@ def score(model, real: torch.Tensor, num: int, metrics=METRICS, **facts) -> tupl
         samples = model.sample(num, generator=0)
     seconds = (time.perf_counter() - t0) / num
     row = evaluate_samples(samples, real, metrics=metrics)
+    with torch.no_grad():
+        mse = ((model.restore().clamp(-1, 1) - real) / 2).pow(2).mean()
     row.update(facts, asym=asymmetry(samples), asym_real=asymmetry(real), sharpness=sharpness(samples, real),
-               s_per_sample=round(seconds, 3))
+               s_per_sample=round(seconds, 3), restore_psnr=round(float(-10 * torch.log10(mse)), 2))
     print(json.dumps(row), flush=True)
     return row, samples
 
@@ -106,8 +112,6 @@ def main() -> None:
                              "samples (seed 0) form the sheet's first row, resized to this size for viewing only")
     parser.add_argument("--out", type=Path, help="write <i>.png (6 samples: the model's, then those of the nomirror-centre, median and refine* variants, or of the only --variants given, and/or of the DEPNet variant) and rows.json here")
     args = parser.parse_args()
-    if not args.pt and not args.depnet:
-        parser.error("give --pt and/or --depnet")
     variants = args.variants.split(",")
     unknown = set(variants) - set(PT_VARIANTS)
     if unknown:
@@ -148,14 +152,15 @@ def main() -> None:
             save_image(torch.cat([torch.cat(list(t), dim=-1) for t in tiles], dim=-2), args.out / f"{i}.png")
     if args.out:
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
-    print("| variant | images | patch_swd | nn_patch | diversity | asymmetry (image's) | sharpness | s per sample |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| variant | images | patch_swd | nn_patch | diversity | asymmetry (image's) | sharpness | s per sample | IR restoration, dB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r["variant"] for r in rows):
         sel = [r for r in rows if r["variant"] == name]
-        mean = {k: sum(r[k] for r in sel) / len(sel) for k in metrics + ["asym", "asym_real", "sharpness", "s_per_sample"]}
+        mean = {k: sum(r[k] for r in sel) / len(sel) for k in metrics + ["asym", "asym_real", "sharpness", "s_per_sample", "restore_psnr"]}
         mean = {k: mean.get(k, float("nan")) for k in METRICS} | mean
         print(f"| {name} | {len(sel)} | {mean['patch_swd']:.4f} | {mean['nn_patch']:.4f} | {mean['diversity']:.3f} | "
-              f"{mean['asym']:.2f} ({mean['asym_real']:.2f}) | {mean['sharpness']:.2f} | {mean['s_per_sample']:.2f} |")
+              f"{mean['asym']:.2f} ({mean['asym_real']:.2f}) | {mean['sharpness']:.2f} | {mean['s_per_sample']:.2f} | "
+              f"{mean['restore_psnr']:.1f} |")
 
 
 if __name__ == "__main__":
