@@ -307,14 +307,19 @@ def test_cli_samples_an_image_and_refuses_what_does_not_apply(image32, tmp_path)
     r = runner.invoke(cli, ["train", str(img), "--method", "gpnn", "--out", str(tmp_path / "run"), "--samples", "0", "--quiet"])
     assert r.exit_code == 0, r.output
     assert type(sinkit.load(tmp_path / "run")) is GPNN
-    for source in ([str(img), "--method", "gpnn"], [str(tmp_path / "run")]):  # any field but max_size, image or model
+    for source in ([str(img), "--method", "gpnn"], [str(tmp_path / "run")]):  # --set on an image or a saved model
         r = runner.invoke(cli, ["sample", *source, "--num", "1", "--out", str(tmp_path / "p7"), "--set", "patch_size=7"])
         assert r.exit_code == 0, r.output
         r = runner.invoke(cli, ["sample", *source, "--num", "1", "--out", str(tmp_path / "p5"), "--set", "patch_size=5"])
         assert r.exit_code == 0, r.output
         assert not torch.equal(sinkit.load_image(tmp_path / "p7" / "sample_000.png"), sinkit.load_image(tmp_path / "p5" / "sample_000.png"))
-        r = runner.invoke(cli, ["sample", *source, "--num", "1", "--set", "max_size=30"])
-        assert r.exit_code == 2 and "max_size cannot change after the image was stored" in r.output
+    r = runner.invoke(cli, ["sample", str(img), "--method", "gpnn", "--num", "1", "--out", str(tmp_path / "m30"), "--set", "max_size=30"])
+    assert r.exit_code == 0, r.output  # an image is stored with the config given: max_size too
+    assert sinkit.load_image(tmp_path / "m30" / "sample_000.png").shape == (1, 3, 20, 30)
+    r = runner.invoke(cli, ["sample", str(tmp_path / "run"), "--num", "1", "--set", "max_size=30"])
+    assert r.exit_code == 2 and "max_size cannot change after the image was stored" in r.output
+    r = runner.invoke(cli, ["sample", str(img), "--method", "gpnn", "--num", "1", "--set", "patch_size=0"])
+    assert r.exit_code == 2 and "Invalid value for --set: patch_size, iters and coarsest_iters must be >= 1" in r.output
     model = sinkit.load(tmp_path / "run")
     changed = model.set_sampling_options(iters=1)
     assert changed is not model and changed.config.iters == 1 and model.config.iters == GPNN.presets["paper"].iters

@@ -220,7 +220,8 @@ def echo_path(label: str, path: str | Path) -> None:
     click.echo(f"{label:<14} {Path(path).resolve()}")
 
 
-def load_model(path: str, device: str, *, method: str | None = None, preset: str | None = None, allow_incomplete: bool = False):
+def load_model(path: str, device: str, *, method: str | None = None, preset: str | None = None, allow_incomplete: bool = False,
+               overrides: list[str] | tuple[str, ...] = ()):
     """The model at ``path``: a model directory, or an image file for a training-free method.
 
     Args:
@@ -231,11 +232,16 @@ def load_model(path: str, device: str, *, method: str | None = None, preset: str
         preset: with an image: its preset (default ``paper``).
         allow_incomplete: accept a model whose training was interrupted (with a warning);
             without it such a model is refused.
+        overrides: ``--set KEY=VALUE`` items: with an image, any field of the method's config (the
+            model is built with them); with a model directory, its sampling options
+            (:meth:`~sinkit.core.model.SingleImageModel.set_sampling_options`).
 
     Raises:
         click.ClickException: an image without ``--method``, or with a method that needs
             training; an incomplete model without ``allow_incomplete``.
+        click.BadParameter: an override the config or the model refuses (``--set``).
     """
+    from ..core.config import replace_config, resolve_config
     from ..core.registry import get_method, load
 
     p = Path(path)
@@ -245,6 +251,11 @@ def load_model(path: str, device: str, *, method: str | None = None, preset: str
             raise click.ClickException(f"{path} holds a {model.method} model, not {method}: drop --method")
         if not model.complete:
             _incomplete(model, path, allow_incomplete)
+        if overrides:
+            try:
+                model = model.set_sampling_options(**parse_set(overrides, model.config))
+            except ValueError as err:
+                raise click.BadParameter(str(err), param_hint="--set") from None
         return model
     if method is None:
         raise click.ClickException(
@@ -254,7 +265,13 @@ def load_model(path: str, device: str, *, method: str | None = None, preset: str
     cls = get_method(method)
     if not cls.training_free:
         raise click.ClickException(f"{method} needs training: run sinkit train {path} --method {method} --out runs/x, then use runs/x")
-    return cls.fit(path, preset or "paper", device=device, progress=False)
+    config = resolve_config(cls, preset or "paper")
+    if overrides:
+        try:
+            config = replace_config(config, **parse_set(overrides, config))
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--set") from None
+    return cls.fit(path, config, device=device, progress=False)
 
 
 def _incomplete(model, path: str, allow: bool) -> None:

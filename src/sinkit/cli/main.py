@@ -240,7 +240,7 @@ def _interrupted_line(signum: int, out_dir: str, resume_cmd: str) -> str:
 @click.option("--batch-size", default=16, show_default=True, type=COUNT, help="Samples per forward pass.")
 @click.option("--method", default=None, help="When MODEL_DIR is an image: a training-free method to sample with (the image is the model).")
 @click.option("--preset", default=None, help="With --method on an image: the method's preset.  [default: paper]")
-@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Change a sampling option of the model for this run (nothing is saved), e.g. --set hr_refine=0 (PetsGAN: no HR refinement); training-free methods: any config field but max_size (repeatable; sinkit info lists the config).")
+@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Change a sampling option of the model for this run (nothing is saved), e.g. --set hr_refine=0 (PetsGAN: no HR refinement); an image with a training-free --method: any config field; a saved training-free model: any but max_size (repeatable; sinkit info lists the config).")
 @MAX_MEMORY_OPTION
 @ALLOW_INCOMPLETE_OPTION
 @DEVICE_OPTION
@@ -260,13 +260,8 @@ def sample(model_dir, num, out_dir, start_scale, scale_h, scale_v, seed, batch_s
     from ..core.pyramid_model import PyramidModel
 
     out = ensure_dir(out_dir)
-    model = load_model(model_dir, device, method=method, preset=preset, allow_incomplete=allow_incomplete)
+    model = load_model(model_dir, device, method=method, preset=preset, allow_incomplete=allow_incomplete, overrides=extra)
     require(model, Sampler, "draw random samples (sinkit sample)")
-    if extra:
-        try:
-            model = model.set_sampling_options(**parse_set(extra, model.config))
-        except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="--set") from None
     options = {}
     h, w = model.output_size()
     if isinstance(model, PyramidModel):
