@@ -12,7 +12,7 @@ score is printed beside it).
   centre-pixel paste (``pt_paste='centre'``), eq. 7's averaged paste (``pt_paste='average'``, for
   models trained with the centre paste), the median paste (``pt_paste='median'``) and
   combinations; and the HR refinement of the samples (``hr_refine``: GPNN's patch nearest neighbours
-  through the 5 or 6 finest levels of the HR image's pyramid, 10 or 3 iterations each).  Each changes
+  through the 5 to 10 finest levels of the HR image's pyramid, 10 or 3 iterations each).  Each changes
   the model's own config (``--variants`` picks some).  Cheap: no training.
 * Neither: only the models as trained (their own config: `fast` models refine their samples), with
   the IR network's restoration of the training image (``restore_psnr``, dB: ``IR(LR)`` against HR).
@@ -32,6 +32,8 @@ Usage::
     python benchmarks/petsgan_symmetry.py results/p50/petsgan-fast --images 0,1,2,3,4,5,6,7,8,9 --pt \
         --variants refine6,refine6-3it --metrics patch_swd,nn_patch,diversity --out results/refine \
         --compare results/p50/singan-fast
+    python benchmarks/petsgan_symmetry.py results/p50/petsgan-fast --images 0,1,2,3,4,5,6,7,8,9 --pt --skip-trained \
+        --variants refine8,refine9,refine10 --metrics patch_swd,nn_patch,diversity --out results/levels
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ PT_VARIANTS = {
     "refine5": ("HR refinement, 5 levels", {"hr_refine": 5}),
     "refine6": ("HR refinement, 6 levels", {"hr_refine": 6}),
     "refine6-3it": ("HR refinement, 6 levels x 3 iterations", {"hr_refine": 6, "hr_refine_iters": 3}),
+    "refine7": ("HR refinement, 7 levels", {"hr_refine": 7}),
+    "refine8": ("HR refinement, 8 levels (from ~1/8 scale)", {"hr_refine": 8}),
+    "refine9": ("HR refinement, 9 levels", {"hr_refine": 9}),
+    "refine10": ("HR refinement, all 10 levels", {"hr_refine": 10}),
 }
 
 
@@ -106,6 +112,8 @@ def main() -> None:
                         help="with --pt: comma-separated variants, of " + ", ".join(PT_VARIANTS))
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help="comma-separated metrics (nn_patch costs ~5 s per sample at 248 px)")
+    parser.add_argument("--skip-trained", action="store_true",
+                        help="do not score the models as trained (only the --pt / --depnet variants)")
     parser.add_argument("--num", type=int, default=10, help="samples per image (seed 0)")
     parser.add_argument("--compare", type=Path,
                         help="with --out: another `sinkit bench` output folder (e.g. RUN/singan-fast) whose models' "
@@ -121,13 +129,15 @@ def main() -> None:
     for i in args.images.split(","):
         model = sinkit.load(args.run / "models" / i, device="cpu")
         real, config = model.training_image(), model.config
-        row, base = score(model, real, args.num, metrics, image=i, variant="as trained")
-        rows.append(row)
-        tiles = [base[:6]]
+        tiles = []
+        if not args.skip_trained:
+            row, base = score(model, real, args.num, metrics, image=i, variant="as trained")
+            rows.append(row)
+            tiles.append(base[:6])
         if args.compare:
             other = sinkit.load(args.compare / "models" / i, device="cpu")
             with torch.no_grad():
-                tiles.insert(0, resize(other.sample(6, generator=0), tuple(base.shape[-2:])))
+                tiles.insert(0, resize(other.sample(6, generator=0), tuple(real.shape[-2:])))
         if args.pt:
             for key in variants:
                 name, change = PT_VARIANTS[key]
