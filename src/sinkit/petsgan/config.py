@@ -293,11 +293,14 @@ PRESETS: dict[str, PetsGANConfig] = {
         pt_paste="centre",
         augment_count=120,
         crop_min=0.6,
-        # every sample refined with the HR image's own patches through the 6 finest GPNN levels (ours).
-        # On the 10 `fast` models of the first 10 Places50 images, sampling only: sharpness 0.18 -> 0.67
-        # (higher on 10 of 10; SinGAN `fast` 0.52), nn_patch 0.058 -> 0.016 (10 of 10), diversity
-        # 0.304 -> 0.318 (9 of 10), patch_swd 0.060 -> 0.059 (6 of 10); 0.2 -> 4.2 s per sample
-        # (docs/petsgan.md, "HR refinement")
-        hr_refine=6,
+        # every sample refined with the HR image's own patches through the 9 finest of the 10 GPNN
+        # levels of a 248 px image, from ~20x26 px: just below the LR layout's 1/8 (ours).  On the 10
+        # `fast` models of the first 10 Places50 images, sampling only, against 6 levels (its value
+        # until 2026-12-07, evening): patch_swd 0.059 -> 0.028 (lower on 10 of 10), nn_patch 0.016 ->
+        # 0.009, sharpness 0.67 -> 0.89, pixel diversity 0.317 -> 0.320 (higher on 4 of 10: the
+        # completeness term pulls wrong proportions back to the image's, and some layouts with them);
+        # unrefined -> 6 levels: sharpness 0.18 -> 0.67, nn_patch 0.058 -> 0.016; ~5 s per sample
+        # (docs/petsgan.md, "HR refinement" and "Refining from the layout's scale")
+        hr_refine=9,
     ),
 }

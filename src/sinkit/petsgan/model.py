@@ -47,8 +47,8 @@ class PetsGAN(SingleImageModel, Sampler, Injectable):
         OptionSpec("--prior-images", "prior_images", "Folder of images for DEPNet's external prior.", str),
         OptionSpec("--prior", "prior", "External prior set of DEPNet.", str, PRIOR_KINDS),
     )
-    #: the HR refinement runs only when sampling: ``sinkit sample --set hr_refine=0`` (or 6 on a model
-    #: trained before ``fast`` refined) changes it on a trained model
+    #: the HR refinement runs only when sampling: ``sinkit sample --set hr_refine=0`` (or 9, today's
+    #: ``fast``, on a model trained before) changes it on a trained model
     sampling_fields = ("hr_refine", "hr_refine_iters")
     #: PetsGAN publishes no mask handling for its fig. 7 tasks; SinIR's official radii (edit 7, harmonize 20 px)
     mask_dilation = {"edit": 7, "harmonize": 20}
