@@ -354,6 +354,10 @@ def test_hr_refine_fills_samples_with_the_images_own_patches_and_is_not_saved(im
     assert "sampling      hr_refine=3, hr_refine_iters=2 (change with sinkit sample --set)" in model.describe()
     small = model.sample(1, size=(24, 128), generator=0)  # only the finest levels hold a 7x7 patch: those are refined
     assert small.shape == (1, 3, 24, 128)
+    levels = model.refiner().num_scales  # more levels than the pyramid has: refined from its coarsest (wide images)
+    every = model.set_sampling_options(hr_refine=levels).sample(2, generator=0)
+    assert torch.equal(every, model.set_sampling_options(hr_refine=levels + 5).sample(2, generator=0))
+    assert not torch.equal(every, refined[:2])
     model.set_sampling_options(hr_refine=0)
     assert not torch.equal(small, model.sample(1, size=(24, 128), generator=0))
     with pytest.raises(ValueError, match="dip_iters cannot change after training; the sampling options of petsgan models are: hr_refine, hr_refine_iters"):
