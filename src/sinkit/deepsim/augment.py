@@ -40,6 +40,7 @@ same warps as an uninterrupted one.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -132,9 +133,14 @@ def tps_grid(displacement: torch.Tensor, points_per_dim: int, height: int, width
     interpolation modes.
     """
     out_points, in_points = tps_control_points(displacement, points_per_dim)
-    kernel_weights, affine_weights = get_tps_transform(out_points, in_points)
+    # The spline maps output points to input points and its kernels sit on its first argument
+    # (kornia >= 0.9.2; up to 0.9.1 on the second, kornia#6404: passing those gives a wrong warp of
+    # the right shape).  kornia 0.9.2 still repeats that in a FutureWarning on every fit.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        kernel_weights, affine_weights = get_tps_transform(out_points, in_points)
     coords = create_meshgrid(height, width, normalized_coordinates=True, align_corners=False, dtype=torch.float64)
-    grid = warp_points_tps(coords.reshape(1, -1, 2), in_points, kernel_weights, affine_weights)
+    grid = warp_points_tps(coords.reshape(1, -1, 2), out_points, kernel_weights, affine_weights)
     return grid.view(1, height, width, 2).float()
 
 
