@@ -19,6 +19,7 @@ __all__ = [
     "COUNT",
     "POSITIVE",
     "NON_NEGATIVE",
+    "bad_parameter",
     "guard_memory",
     "interruptible",
     "parse_scale",
@@ -77,24 +78,30 @@ POSITIVE = _Finite(0.0, closed=False)
 NON_NEGATIVE = _Finite(0.0, closed=True)
 
 
+@contextlib.contextmanager
+def bad_parameter(param_hint: str | None):
+    """Turn a library's ``ValueError`` inside the block into ``click.BadParameter`` for ``param_hint``:
+    click prints one line, ``Invalid value for <param_hint>: <the library's message>``, and exits 2."""
+    try:
+        yield
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint=param_hint) from None
+
+
 def parse_scale(text: str | int, num_scales: int, valid: range | None = None, param_hint: str | None = None) -> int:
     """:func:`sinkit.core.scales.parse_scale` with a ``click.BadParameter`` instead of a ``ValueError``."""
     from ..core.scales import parse_scale as parse
 
-    try:
+    with bad_parameter(param_hint):
         return parse(text, num_scales, valid)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint=param_hint) from None
 
 
 def parse_scales(text: str, num_scales: int, valid: range | None = None, param_hint: str | None = None) -> list[int]:
     """:func:`sinkit.core.scales.parse_scales` with a ``click.BadParameter`` instead of a ``ValueError``."""
     from ..core.scales import parse_scales as parse
 
-    try:
+    with bad_parameter(param_hint):
         return parse(text, num_scales, valid)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint=param_hint) from None
 
 
 def parse_set(items, config) -> dict[str, Any]:
@@ -105,10 +112,8 @@ def parse_set(items, config) -> dict[str, Any]:
     """
     from ..core.config import parse_overrides
 
-    try:
+    with bad_parameter("--set"):
         return parse_overrides(items, config)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--set") from None
 
 
 def error_line(err: BaseException) -> str:
@@ -210,10 +215,8 @@ def guard_memory(model, size: tuple[int, int], *, outputs: int = 1, batch: int =
     """
     from ..core.resources import check_memory
 
-    try:
+    with bad_parameter("--max-memory"):  # an unparsable value
         check_memory(model.estimate_memory(size, batch=batch, outputs=outputs), what, max_memory=max_memory, device=model.device, hint=hint)
-    except ValueError as err:  # an unparsable --max-memory
-        raise click.BadParameter(str(err), param_hint="--max-memory") from None
 
 
 def echo_path(label: str, path: str | Path) -> None:
@@ -252,10 +255,8 @@ def load_model(path: str, device: str, *, method: str | None = None, preset: str
         if not model.complete:
             _incomplete(model, path, allow_incomplete)
         if overrides:
-            try:
+            with bad_parameter("--set"):
                 model = model.set_sampling_options(**parse_set(overrides, model.config))
-            except ValueError as err:
-                raise click.BadParameter(str(err), param_hint="--set") from None
         return model
     if method is None:
         raise click.ClickException(
@@ -267,10 +268,8 @@ def load_model(path: str, device: str, *, method: str | None = None, preset: str
         raise click.ClickException(f"{method} needs training: run sinkit train {path} --method {method} --out runs/x, then use runs/x")
     config = resolve_config(cls, preset or "paper")
     if overrides:
-        try:
+        with bad_parameter("--set"):
             config = replace_config(config, **parse_set(overrides, config))
-        except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="--set") from None
     return cls.fit(path, config, device=device, progress=False)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .common import ALLOW_INCOMPLETE_OPTION, COUNT, DEVICE_OPTION, MAX_MEMORY_OPTION, echo_path, friendly_errors, guard_memory, interruptible, load_model, parse_scale, parse_set
+from .common import ALLOW_INCOMPLETE_OPTION, COUNT, DEVICE_OPTION, MAX_MEMORY_OPTION, bad_parameter, echo_path, friendly_errors, guard_memory, interruptible, load_model, parse_scale, parse_set
 
 
 def _metric_list(text: str) -> list[str]:
@@ -205,10 +205,8 @@ def bench_command(dataset, out_dir, method, preset, samples, start_scales, limit
     for item in [t.strip() for t in method.split(",") if t.strip()]:
         name, _, own_preset = item.partition(":")
         cls = get_method(name)
-        try:
+        with bad_parameter("--preset"):
             base = resolve_config(cls, own_preset or preset)
-        except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="--preset") from None
         all_settings.append(BenchSettings(
             method=name,
             preset=own_preset or preset,

@@ -25,6 +25,7 @@ from .common import (
     DEVICE_OPTION,
     MAX_MEMORY_OPTION,
     POSITIVE,
+    bad_parameter,
     echo_path,
     error_line,
     friendly_errors,
@@ -162,10 +163,8 @@ def train(image, out_dir, method, preset, resume, overwrite, max_size, iters, se
     cls = get_method(method)
     if num_samples is None:
         num_samples = 0 if cls.training_free else 8
-    try:
+    with bad_parameter("--preset"):
         base = resolve_config(cls, preset)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--preset") from None
     if task == "sr":
         if not hasattr(cls, "sr_config"):
             raise click.BadParameter(f"method {method} has no super-resolution configuration", param_hint="--task")

@@ -177,9 +177,9 @@ class PetsGANConfig:
     hr_refine: int = 0
     """0 = off (paper); n > 0: each random sample ``F(G(z))`` is refined with the HR training image's own
     7x7 patches through the n finest levels of a GPNN pyramid of that image (:mod:`sinkit.gpnn`: the
-    sample injected at level ``num_levels - n``, or at the coarsest when n is more than the pyramid has:
-    a 248 px image of 4:3 has 10 levels, a wide one fewer, then completeness-normalised patch nearest neighbours,
-    Granot et al. CVPR 2022 eq. 2, ``hr_refine_iters`` per level).  DIPNet's patch transfer made at HR
+    sample injected at level ``num_levels - n``, then completeness-normalised patch nearest neighbours,
+    Granot et al. CVPR 2022 eq. 2, ``hr_refine_iters`` per level; an n above the pyramid's levels starts
+    at its coarsest: a 192x248 image has 10 levels, a wide one fewer).  DIPNet's patch transfer made at HR
     what it does at LR; it restores the fine texture the IR network blurs (docs/petsgan.md, "HR refinement").
     Samples only: the tasks, the reconstruction and training are unchanged"""
     hr_refine_iters: int = 10
