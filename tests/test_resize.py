@@ -44,3 +44,17 @@ def test_bad_arguments():
         resize(x)
     with pytest.raises(ValueError, match="exactly one"):
         resize(x, (4, 4), scale=0.5)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(151, 188), (25, 32), (188, 151), (7, 9), (40, 40)])
+def test_resize_matrix_is_resize_along_one_axis(n_in, n_out):
+    from sinkit.core.resize import resize_matrix
+
+    x = torch.randn(2, 3, n_in, 11, generator=torch.Generator().manual_seed(0))
+    m_rows, m_cols = resize_matrix(n_in, n_out), resize_matrix(11, 14)
+    assert m_rows.shape == (n_out, n_in)
+    torch.testing.assert_close(m_rows @ x @ m_cols.T, resize(x, (n_out, 14), clamp=False), atol=2e-6, rtol=0)
+    # bicubic: an upsampled row reads at most 4 input rows (5 when shrinking by < 4/3 with antialiasing)
+    assert (m_rows != 0).sum(1).max() <= (4 if n_out >= n_in else 5)
+    with pytest.raises(ValueError, match="lengths must be positive"):
+        resize_matrix(0, 4)

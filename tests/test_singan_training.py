@@ -227,3 +227,66 @@ def test_norm_uncropped_keeps_batch_norm_only_where_training_sees_the_whole_imag
     assert has_bn == [True, False, False]
     loaded = sinkit.load(tmp_path / "run", device="cpu")  # rebuilds each scale's layout from config and size
     torch.testing.assert_close(loaded.sample(2, generator=4), model.sample(2, generator=4), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("noise_padding", [False, True])
+def test_windowed_coarser_draw_equals_the_whole_image_draw(tiny_image, tiny_config, noise_padding):
+    # ScaleTrainer._coarser_in_window computes the coarser scales only where the training window
+    # reads them: same values as the whole-image draw there, same random stream consumed
+    from sinkit.singan.trainer import ScaleTrainer
+
+    image = sinkit.resize(tiny_image, (72, 108))
+    cfg = replace(tiny_config, max_size=108, iters=2, d_steps=2, crop_size=22, noise_padding=noise_padding)
+    model = sinkit.SinGAN.train(image, cfg, device="cpu", progress=False)
+    last = model.num_scales - 1
+    assert model.num_scales >= 4 and model.sizes[last] == (72, 108)
+    with torch.no_grad():  # push the residuals past +1 somewhere: the draw's clips must be where run_scales has them
+        for scale in model.scales:
+            scale.generator.tail[0].bias += 0.3
+    trainer = ScaleTrainer(model, last)
+    reach = trainer.scale.generator_padding
+    for seed in range(3):
+        trainer.gen.manual_seed(seed)
+        whole = trainer._draw_coarser()
+        after = trainer.gen.get_state()
+        trainer.gen.manual_seed(seed)
+        noise = trainer._coarser_noise()
+        assert torch.equal(trainer.gen.get_state(), after)
+        for j, window in enumerate([(0, 0, 22, 22), (40, 61, 22, 22)]):
+            part = trainer._coarser_in_window(noise, j, window)
+            top, left, h, w = window
+            r0, c0 = max(0, top - reach), max(0, left - reach)
+            r1, c1 = top + h + reach, left + w + reach
+            torch.testing.assert_close(part[..., r0:r1, c0:c1], whole[j : j + 1, :, r0:r1, c0:c1], atol=1e-5, rtol=0)
+            assert part[..., r1:, :].abs().max() == 0 and whole[j, :, r1:].abs().max() > 0  # not computed there
+            # and the generator's window output is the same
+            z = torch.randn(1, 3, 72 + 2 * reach * noise_padding, 108 + 2 * reach * noise_padding)
+            with torch.no_grad():
+                a = trainer.scale.generate(part, z, noise_padding=noise_padding, window=window)
+                b = trainer.scale.generate(whole[j : j + 1], z, noise_padding=noise_padding, window=window)
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_windowed_coarser_draw_trains_what_the_whole_image_draw_trains(tiny_image, tiny_config):
+    # one training iteration at a crop-trained scale, from the same state, with the coarser scales
+    # drawn in the window and on the whole image: the same losses and gradients (float rounding).
+    # (Whole runs drift apart: Adam's first step is lr * sign(gradient), and a gradient of ~1e-9
+    # can change sign with rounding.)
+    from sinkit.singan.trainer import ScaleTrainer
+
+    image = sinkit.resize(tiny_image, (72, 108))
+    cfg = replace(tiny_config, max_size=108, iters=3, crop_size=22)
+    model = sinkit.SinGAN.train(image, cfg, device="cpu", progress=False)
+    last = model.num_scales - 1
+    pays = [ScaleTrainer(model, k).window_pays for k in range(model.num_scales)]
+    assert pays[0] is False and pays[last] is True  # the finest scales draw in the window
+    runs = []
+    for windowed in (True, False):
+        trainer = ScaleTrainer(model, last)
+        trainer.window_coarser = windowed
+        losses = trainer.step()
+        runs.append((losses, [p.grad.clone() for p in trainer.scale.generator.parameters()]))
+    (losses_a, grads_a), (losses_b, grads_b) = runs
+    torch.testing.assert_close(losses_a, losses_b, atol=1e-5, rtol=1e-4)
+    for ga, gb in zip(grads_a, grads_b):
+        torch.testing.assert_close(ga, gb, atol=1e-5, rtol=1e-3)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["resize"]
+__all__ = ["resize", "resize_matrix"]
 
 
 def resize(
@@ -77,6 +77,40 @@ def resize(
     if clamp:
         out = out.clamp(-1.0, 1.0)
     return out.to(dtype)
+
+
+def resize_matrix(n_in: int, n_out: int, *, antialias: bool = True) -> torch.Tensor:
+    """The ``(n_out, n_in)`` matrix of :func:`resize` along one axis.
+
+    :func:`resize` is linear and separable before its clamp, so for a ``(B, C, H, W)`` image
+    ``resize(x, (h, w), clamp=False) == resize_matrix(H, h) @ x @ resize_matrix(W, w).T`` up
+    to float rounding.  Rows ``a:b`` of the output therefore need only the input rows where
+    ``resize_matrix(H, h)[a:b]`` is nonzero: this is how a part of an upsampled image is
+    computed from a part of the smaller one (SinGAN's windowed coarser-scale draw).
+
+    The matrix is read off :func:`torch.nn.functional.interpolate` itself (resizing a stack
+    of one-hot rows), so it is :func:`resize`'s kernel, edge handling and antialiasing.
+
+    Args:
+        n_in: input length along the axis, px (>= 1).
+        n_out: output length, px (>= 1).
+        antialias: as in :func:`resize`.
+
+    Returns:
+        float32 ``(n_out, n_in)``; the identity when ``n_in == n_out`` (:func:`resize` returns
+        such an image unchanged).
+
+    Raises:
+        ValueError: a length below 1.
+    """
+    if n_in < 1 or n_out < 1:
+        raise ValueError(f"lengths must be positive, got {n_in} -> {n_out}")
+    if n_in == n_out:
+        return torch.eye(n_in)
+    # channel j: ones along row j; 3 columns, not 1: a width-1 input comes back as zeros (torch 2.13)
+    one_hot = torch.eye(n_in).reshape(1, n_in, n_in, 1).expand(-1, -1, -1, 3).contiguous()
+    out = F.interpolate(one_hot, size=(n_out, 3), mode="bicubic", align_corners=False, antialias=antialias)
+    return out[0, :, :, 1].T.contiguous()
 
 
 def _ceil(x: float) -> int:

@@ -17,7 +17,7 @@ from ..core.device import resolve_device
 from ..core.io import save_grid, save_image
 from ..core.losses import gradient_penalty
 from ..core.pyramid import PyramidSpec, singan_pyramid, sr_pyramid
-from ..core.resize import resize
+from ..core.resize import resize, resize_matrix
 from ..core.training import private_noise_generator, scale_seed, start_run, train_scales
 from .config import SinGANConfig
 from .model import Scale, SinGAN
@@ -216,9 +216,15 @@ class ScaleTrainer:
         reuse_fake: the first generator step reuses the last critic step's fake
             (official; default).  False recomputes it, as sinkit did before; kept
             to measure the difference (``benchmarks/singan_levers.py``).
+        window_coarser: with crop training, compute the coarser scales' image only where the
+            training window reads it (:meth:`_coarser_in_window`; default).  False draws it
+            on the whole image; kept to measure the difference
+            (``benchmarks/singan_window_draw.py``).  Both give the same values up to
+            float rounding and consume the random stream identically.
     """
 
     reuse_fake: bool = True
+    window_coarser: bool = True
 
     def __init__(self, model: SinGAN, index: int):
         config: SinGANConfig = model.config
@@ -273,6 +279,8 @@ class ScaleTrainer:
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestones=milestone, gamma=config.lr_gamma)
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestones=milestone, gamma=config.lr_gamma)
         self.autocast = model._autocast
+        self._matrices: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # upsampling matrices, by finer scale
+        self.window_pays = self._window_pays()
 
     def _draw_coarser(self) -> torch.Tensor:
         """``(d_steps, 3, h, w)`` upsampled random images from the frozen coarser scales (zeros at the coarsest)."""
@@ -284,6 +292,89 @@ class ScaleTrainer:
                 zeros = torch.zeros(config.d_steps, 3, *model.sizes[0], device=self.real.device)
                 x_ups = resize(model.run_scales(zeros, 0, stop=self.index, generator=self.gen), size)
         return x_ups.contiguous(memory_format=self.memory_format)
+
+    def _coarser_noise(self) -> list[torch.Tensor]:
+        """The noise maps ``_draw_coarser`` would draw, one ``(d_steps, c, h, w)`` per coarser scale,
+        drawn from ``self.gen`` in the same order (so both paths leave the stream in the same state)."""
+        model, d = self.model, self.config.d_steps
+        return [model.noise_like(k, d, model.sizes[k], self.gen) for k in range(self.index)]
+
+    def _coarser_in_window(self, noise: list[torch.Tensor], j: int, window: tuple[int, int, int, int]) -> torch.Tensor:
+        """``(1, 3, h, w)``: image ``j`` of :meth:`_draw_coarser`, computed only where ``window`` reads it.
+
+        Speed, same values: at a crop-trained scale the generator reads ``x_up`` only in the
+        training window plus its receptive reach ``p``, yet drawing it on the whole image runs
+        every coarser generator at full size (at the finest scale of the ``cpu`` preset, 40 % of
+        an iteration).  Walking down the pyramid, each scale's needed rows and columns are the
+        nonzero support of the upsampling matrix (:func:`~sinkit.core.resize.resize_matrix`) plus
+        that generator's reach; walking back up, each coarser generator runs on its region only
+        (:meth:`Scale.generate` with a window, eval mode: the crop of the whole-image output) and
+        the region is upsampled by the matrices.  With the noise of :meth:`_coarser_noise` the
+        result equals ``_draw_coarser()[j]`` inside the read region (float rounding: ~1e-6; tested)
+        and is zero outside it, where nothing reads it.
+        """
+        model, sizes, n = self.model, self.model.sizes, self.index
+        device = self.real.device
+        inputs, outputs = self._read_regions(window)
+        with torch.no_grad():
+            x_up = torch.zeros(1, 3, *sizes[0], device=device)  # the coarsest scale's input (run_scales)
+            for k in range(n):
+                (r0, r1), (c0, c1) = outputs[k]
+                with model._autocast():
+                    out = model.scales[k].generate(
+                        x_up.contiguous(memory_format=self.memory_format), noise[k][j : j + 1].to(device),
+                        noise_padding=self.config.noise_padding, window=(r0, c0, r1 - r0, c1 - c0),
+                    ).float()
+                if k == n - 1:
+                    out = out.clamp(-1.0, 1.0)  # run_scales clips its last output before the final resize
+                (a0, a1), (b0, b1) = inputs[k + 1]
+                m_rows, m_cols = self._resize_matrices(k + 1)
+                part = m_rows[a0:a1, r0:r1] @ out @ m_cols[b0:b1, c0:c1].T
+                if tuple(sizes[k + 1]) != tuple(sizes[k]):  # resize() returns a same-size image unclipped
+                    part = part.clamp(-1.0, 1.0)
+                x_up = torch.zeros(1, 3, *sizes[k + 1], device=device)
+                x_up[:, :, a0:a1, b0:b1] = part
+        return x_up.contiguous(memory_format=self.memory_format)
+
+    def _read_regions(self, window: tuple[int, int, int, int]) -> tuple[dict, dict]:
+        """Rows and columns ``((r0, r1), (c0, c1))`` that ``window`` reads, per coarser scale:
+        of its input ``x_up`` (first dict, this scale included) and of its generator's output
+        (second dict)."""
+        model, sizes, n = self.model, self.model.sizes, self.index
+        top, left, height, width = window
+        reach = self.scale.generator_padding
+        rows = (max(0, top - reach), min(sizes[n][0], top + height + reach))
+        cols = (max(0, left - reach), min(sizes[n][1], left + width + reach))
+        inputs, outputs = {n: (rows, cols)}, {}
+        for k in range(n - 1, -1, -1):
+            m_rows, m_cols = self._resize_matrices(k + 1)
+            rows, cols = _support(m_rows[rows[0] : rows[1]]), _support(m_cols[cols[0] : cols[1]])
+            outputs[k] = (rows, cols)
+            reach = model.scales[k].generator_padding
+            rows = (max(0, rows[0] - reach), min(sizes[k][0], rows[1] + reach))
+            cols = (max(0, cols[0] - reach), min(sizes[k][1], cols[1] + reach))
+            inputs[k] = (rows, cols)
+        return inputs, outputs
+
+    def _window_pays(self) -> bool:
+        """Whether the windowed draw saves work here: a centred window reads less than half of
+        the next coarser scale (at the scales just above the crop size it reads nearly all of it,
+        and the whole-image draw is as fast)."""
+        if self.crop is None or self.index == 0:
+            return False
+        (h, w), (ch, cw) = self.scale.size, self.crop
+        _, outputs = self._read_regions(((h - ch) // 2, (w - cw) // 2, ch, cw))
+        (r0, r1), (c0, c1) = outputs[self.index - 1]
+        size = self.model.sizes[self.index - 1]
+        return (r1 - r0) * (c1 - c0) < 0.5 * size[0] * size[1]
+
+    def _resize_matrices(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column matrices of the upsampling from scale ``k - 1`` to scale ``k`` (cached)."""
+        if k not in self._matrices:
+            (h0, w0), (h1, w1) = self.model.sizes[k - 1], self.model.sizes[k]
+            device = self.real.device
+            self._matrices[k] = (resize_matrix(h0, h1).to(device), resize_matrix(w0, w1).to(device))
+        return self._matrices[k]
 
     def _window(self) -> tuple[int, int, int, int] | None:
         """A random ``(top, left, height, width)`` training window, or None for the whole image.
@@ -321,12 +412,16 @@ class ScaleTrainer:
         padding = config.noise_padding
         size = scale.size
         z = torch.randn(1, self.noise_channels, size[0] + 2 * self.pad, size[1] + 2 * self.pad, generator=gen).to(real.device)
-        x_ups = self._draw_coarser()
+        windowed = self.window_coarser and self.window_pays
+        if windowed:
+            noise = self._coarser_noise()
+        else:
+            x_ups = self._draw_coarser()
 
         fake_graph = None
         for j in range(config.d_steps):
-            x_up = x_ups[j : j + 1]
             window = self._window()
+            x_up = self._coarser_in_window(noise, j, window) if windowed else x_ups[j : j + 1]
             real_w = self._cut(real, window)
             last = self.reuse_fake and j == config.d_steps - 1
             # the last critic step's fake keeps its graph: the first generator step reuses it (official)
@@ -368,6 +463,12 @@ class ScaleTrainer:
         self.scale.generator.eval()
         self.scale.discriminator.eval()
         return self.scale
+
+
+def _support(rows: torch.Tensor) -> tuple[int, int]:
+    """``(first, last + 1)``: the columns where any row of the matrix ``rows`` is nonzero."""
+    nonzero = torch.nonzero(rows.abs().sum(0)).flatten()
+    return int(nonzero[0]), int(nonzero[-1]) + 1
 
 
 @torch.no_grad()
