@@ -206,7 +206,9 @@ class ScaleTrainer:
     reorders, and with bf16 it reaches the CPU's AMX / AVX512-BF16 units), and
     the critic's batch normalisation in elementary ops
     (:class:`~sinkit.singan.networks.BatchStatNorm2d`) whose double backward,
-    needed by the gradient penalty, is several times cheaper than PyTorch's.
+    needed by the gradient penalty, is several times cheaper than PyTorch's;
+    with crop training, the coarser scales computed only where the window
+    reads them (:meth:`_coarser_in_window`).
 
     Args:
         model: the model whose scales ``0 .. index - 1`` are trained.
