@@ -281,7 +281,7 @@ class ScaleTrainer:
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestones=milestone, gamma=config.lr_gamma)
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestones=milestone, gamma=config.lr_gamma)
         self.autocast = model._autocast
-        self._matrices: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # upsampling matrices, by finer scale
+        self._matrices: dict[tuple[int, bool], tuple[torch.Tensor, torch.Tensor]] = {}  # upsampling matrices (_resize_matrices)
         self.window_pays = self._window_pays()
 
     def _draw_coarser(self) -> torch.Tensor:
@@ -349,7 +349,7 @@ class ScaleTrainer:
         cols = (max(0, left - reach), min(sizes[n][1], left + width + reach))
         inputs, outputs = {n: (rows, cols)}, {}
         for k in range(n - 1, -1, -1):
-            m_rows, m_cols = self._resize_matrices(k + 1)
+            m_rows, m_cols = self._resize_matrices(k + 1, on_device=False)  # no device sync for the support
             rows, cols = _support(m_rows[rows[0] : rows[1]]), _support(m_cols[cols[0] : cols[1]])
             outputs[k] = (rows, cols)
             reach = model.scales[k].generator_padding
@@ -370,13 +370,15 @@ class ScaleTrainer:
         size = self.model.sizes[self.index - 1]
         return (r1 - r0) * (c1 - c0) < 0.5 * size[0] * size[1]
 
-    def _resize_matrices(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Row and column matrices of the upsampling from scale ``k - 1`` to scale ``k`` (cached)."""
-        if k not in self._matrices:
+    def _resize_matrices(self, k: int, on_device: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column matrices of the upsampling from scale ``k - 1`` to scale ``k`` (cached),
+        on the training device or on the CPU."""
+        key = (k, on_device)
+        if key not in self._matrices:
             (h0, w0), (h1, w1) = self.model.sizes[k - 1], self.model.sizes[k]
-            device = self.real.device
-            self._matrices[k] = (resize_matrix(h0, h1).to(device), resize_matrix(w0, w1).to(device))
-        return self._matrices[k]
+            device = self.real.device if on_device else torch.device("cpu")
+            self._matrices[key] = (resize_matrix(h0, h1).to(device), resize_matrix(w0, w1).to(device))
+        return self._matrices[key]
 
     def _window(self) -> tuple[int, int, int, int] | None:
         """A random ``(top, left, height, width)`` training window, or None for the whole image.
