@@ -281,7 +281,8 @@ class ScaleTrainer:
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestones=milestone, gamma=config.lr_gamma)
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestones=milestone, gamma=config.lr_gamma)
         self.autocast = model._autocast
-        self._matrices: dict[tuple[int, bool], tuple[torch.Tensor, torch.Tensor]] = {}  # upsampling matrices (_resize_matrices)
+        self._matrices: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # upsampling matrices, by finer scale
+        self._spans: dict[int, tuple[list, list]] = {}  # their nonzero spans (_resize_spans)
         self.window_pays = self._window_pays()
 
     def _draw_coarser(self) -> torch.Tensor:
@@ -324,7 +325,7 @@ class ScaleTrainer:
                 (r0, r1), (c0, c1) = outputs[k]
                 with model._autocast():
                     out = model.scales[k].generate(
-                        x_up.contiguous(memory_format=self.memory_format), noise[k][j : j + 1].to(device),
+                        x_up.contiguous(memory_format=self.memory_format), noise[k][j : j + 1],
                         noise_padding=self.config.noise_padding, window=(r0, c0, r1 - r0, c1 - c0),
                     ).float()
                 if k == n - 1:
@@ -349,8 +350,8 @@ class ScaleTrainer:
         cols = (max(0, left - reach), min(sizes[n][1], left + width + reach))
         inputs, outputs = {n: (rows, cols)}, {}
         for k in range(n - 1, -1, -1):
-            m_rows, m_cols = self._resize_matrices(k + 1, on_device=False)  # no device sync for the support
-            rows, cols = _support(m_rows[rows[0] : rows[1]]), _support(m_cols[cols[0] : cols[1]])
+            spans_rows, spans_cols = self._resize_spans(k + 1)
+            rows, cols = _support(spans_rows[rows[0] : rows[1]]), _support(spans_cols[cols[0] : cols[1]])
             outputs[k] = (rows, cols)
             reach = model.scales[k].generator_padding
             rows = (max(0, rows[0] - reach), min(sizes[k][0], rows[1] + reach))
@@ -370,15 +371,20 @@ class ScaleTrainer:
         size = self.model.sizes[self.index - 1]
         return (r1 - r0) * (c1 - c0) < 0.5 * size[0] * size[1]
 
-    def _resize_matrices(self, k: int, on_device: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Row and column matrices of the upsampling from scale ``k - 1`` to scale ``k`` (cached),
-        on the training device or on the CPU."""
-        key = (k, on_device)
-        if key not in self._matrices:
+    def _resize_matrices(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column matrices of the upsampling from scale ``k - 1`` to scale ``k`` (cached)."""
+        if k not in self._matrices:
             (h0, w0), (h1, w1) = self.model.sizes[k - 1], self.model.sizes[k]
-            device = self.real.device if on_device else torch.device("cpu")
-            self._matrices[key] = (resize_matrix(h0, h1).to(device), resize_matrix(w0, w1).to(device))
-        return self._matrices[key]
+            m_rows, m_cols = resize_matrix(h0, h1), resize_matrix(w0, w1)
+            self._spans[k] = (_spans(m_rows), _spans(m_cols))
+            self._matrices[k] = (m_rows.to(self.real.device), m_cols.to(self.real.device))
+        return self._matrices[k]
+
+    def _resize_spans(self, k: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Per output row and per output column of :meth:`_resize_matrices` ``(k)``, the
+        ``(first, last + 1)`` input index it reads (plain Python: no tensor ops, no device sync)."""
+        self._resize_matrices(k)
+        return self._spans[k]
 
     def _window(self) -> tuple[int, int, int, int] | None:
         """A random ``(top, left, height, width)`` training window, or None for the whole image.
@@ -469,10 +475,18 @@ class ScaleTrainer:
         return self.scale
 
 
-def _support(rows: torch.Tensor) -> tuple[int, int]:
-    """``(first, last + 1)``: the columns where any row of the matrix ``rows`` is nonzero."""
-    nonzero = torch.nonzero(rows.abs().sum(0)).flatten()
-    return int(nonzero[0]), int(nonzero[-1]) + 1
+def _spans(matrix: torch.Tensor) -> list[tuple[int, int]]:
+    """Per row of ``matrix``, ``(first, last + 1)`` of its nonzero columns."""
+    spans = []
+    for row in matrix:
+        nonzero = torch.nonzero(row).flatten()
+        spans.append((int(nonzero[0]), int(nonzero[-1]) + 1))
+    return spans
+
+
+def _support(spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """``(first, last + 1)``: the columns that any of the rows with these ``spans`` reads."""
+    return min(a for a, _ in spans), max(b for _, b in spans)
 
 
 @torch.no_grad()
