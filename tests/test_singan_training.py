@@ -293,3 +293,68 @@ def test_windowed_coarser_draw_trains_what_the_whole_image_draw_trains(tiny_imag
     torch.testing.assert_close(losses_a, losses_b, atol=1e-5, rtol=1e-4)
     for ga, gb in zip(grads_a, grads_b):
         torch.testing.assert_close(ga, gb, atol=1e-5, rtol=1e-3)
+
+
+def test_concurrent_training_trains_the_coarser_whole_image_scales(tiny_image, tiny_config):
+    # train_depth (ConSinGAN's concurrent training): scale n also trains G_{n-1}, ..., through its own
+    # losses, at lr * lr_scale ** age; the critics and the older generators stay as they were
+    from sinkit.singan.trainer import ScaleTrainer
+
+    alone = sinkit.SinGAN.train(tiny_image, tiny_config, device="cpu", progress=False)
+    cfg = replace(tiny_config, train_depth=2)
+    together = sinkit.SinGAN.train(tiny_image, cfg, device="cpu", progress=False)
+    after_one = sinkit.SinGAN.train(tiny_image, cfg, device="cpu", progress=False, stop_after=1)
+    # scale 0 trains alone in both; scales 1 and 2 then moved G_0 and G_1 (not G_0 again at scale 2)
+    assert all(torch.equal(a, b) for a, b in zip(alone.scales[0].state_dict().values(), after_one.scales[0].state_dict().values()))
+    g0_before, g0_after = after_one.scales[0].generator.state_dict(), together.scales[0].generator.state_dict()
+    moved = max((g0_before[k].float() - g0_after[k].float()).abs().max().item() for k in g0_before)
+    assert 0 < moved < 5e-3  # 40 Adam steps at lr 5e-5: small, not zero
+    assert all(torch.equal(a, b) for a, b in zip(alone.scales[0].discriminator.state_dict().values(),
+                                                  together.scales[0].discriminator.state_dict().values()))
+    assert all(p.requires_grad for p in together.parameters())  # the freezing is undone
+    for loss in together.info["losses"]:
+        assert loss["rec_last"] < loss["rec_first"]
+    samples = together.sample(2, generator=0)
+    assert samples.shape == (2, 3, 32, 48) and samples.min() >= -1 and samples.max() <= 1
+
+    trainer = ScaleTrainer(replace_model_config(together, train_depth=3), 2)
+    assert trainer.concurrent == [0, 1]
+    assert [g["lr"] for g in trainer.opt_g.param_groups] == pytest.approx([5e-4, 5e-5, 5e-6])
+    assert [any(p.requires_grad for p in s.generator.parameters()) for s in together.scales[:2]] == [True, True]
+    # the coarser images it differentiates through are the ones the critic steps drew, and the
+    # reconstruction path's input is the fixed one computed at the start of the scale
+    noise = trainer._coarser_noise()
+    x_up, x_up_rec = trainer._coarser_with_grad(noise)
+    assert x_up.requires_grad
+    torch.testing.assert_close(x_up.detach(), trainer._draw_coarser(noise)[-1:], atol=1e-5, rtol=0)
+    torch.testing.assert_close(x_up_rec.detach(), trainer.x_up_rec, atol=1e-5, rtol=0)
+    trainer.finish()
+
+    cropped = ScaleTrainer(replace_model_config(together, train_depth=3, crop_size=28), 2)  # 32x48: cropped
+    assert cropped.concurrent == [] and len(cropped.opt_g.param_groups) == 1
+
+
+def replace_model_config(model, **changes):
+    """The model with a changed config (its trained scales kept), to build trainers for other settings."""
+    model.config = replace(model.config, **changes)
+    return model
+
+
+def test_concurrent_training_resumes_like_an_uninterrupted_run(tiny_image, tiny_config, tmp_path):
+    # the coarser scales a scale trains are saved with it, so a resumed run continues from them
+    cfg = replace(tiny_config, train_depth=3, iters=15)
+    full = sinkit.SinGAN.train(tiny_image, cfg, device="cpu", progress=False)
+    sinkit.SinGAN.train(tiny_image, cfg, out_dir=tmp_path, device="cpu", progress=False, stop_after=2)
+    resumed = sinkit.SinGAN.train(tiny_image, cfg, out_dir=tmp_path, device="cpu", progress=False, resume=True)
+    for a, b in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert a[0] == b[0] and torch.equal(a[1], b[1]), a[0]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"train_depth": 0}, "train_depth must be >= 1, got 0"),
+    ({"lr_scale": 0.0}, r"lr_scale must be in \(0, 1\], got 0.0"),
+    ({"lr_scale": 1.5}, r"lr_scale must be in \(0, 1\], got 1.5"),
+])
+def test_concurrent_training_options_are_checked(tiny_config, change, message):
+    with pytest.raises(ValueError, match=message):
+        replace(tiny_config, **change)

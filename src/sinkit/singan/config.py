@@ -69,6 +69,15 @@ class SinGANConfig:
     field, so a crop teaches the same patch statistics at a fraction of the cost.  0: the whole
     image (paper)"""
 
+    train_depth: int = 1
+    """scales trained together (not in SinGAN: ConSinGAN's concurrent training, Hinz et al., WACV 2021,
+    sec. 3.1).  At a scale trained on the whole image, the ``train_depth - 1`` next-coarser generators
+    are trained too, through this scale's adversarial and reconstruction losses, with learning rates
+    scaled by ``lr_scale`` per scale of age.  Crop-trained scales (``crop_size``) train alone.
+    1: SinGAN (each scale alone, the coarser ones frozen)"""
+    lr_scale: float = 0.1
+    """learning-rate factor per scale of age for the coarser generators of ``train_depth`` (ConSinGAN: 0.1)"""
+
     # --- variants
     noise_padding: bool = False
     """draw noise at padded size instead of zero-padding it (official animation models)"""
@@ -104,7 +113,7 @@ class SinGANConfig:
         return self.norm == "batch" or (self.norm == "uncropped" and self.crop_at(size) is None)
 
     def __post_init__(self):
-        for name in ("max_size", "min_size", "num_layers", "iters", "d_steps", "g_steps", "base_channels"):
+        for name in ("max_size", "min_size", "num_layers", "iters", "d_steps", "g_steps", "base_channels", "train_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.min_size > self.max_size:
@@ -125,6 +134,8 @@ class SinGANConfig:
             raise ValueError(f"crop_size must be 0 (off) or at least twice the receptive field, got {self.crop_size}")
         if self.norm not in ("batch", "none", "uncropped"):
             raise ValueError(f"norm must be 'batch', 'none' or 'uncropped', got {self.norm!r}")
+        if not 0 < self.lr_scale <= 1:
+            raise ValueError(f"lr_scale must be in (0, 1], got {self.lr_scale}")
         if not 0 < self.lr_decay_at <= 1:
             raise ValueError(f"lr_decay_at must be in (0, 1], got {self.lr_decay_at}")
 

@@ -275,8 +275,20 @@ class ScaleTrainer:
         # crop_size x crop_size px; None: the whole image (paper)
         self.crop = config.crop_at(size)
 
+        # concurrent training (config.train_depth; ConSinGAN, Hinz et al. WACV 2021, sec. 3.1): the
+        # coarser generators trained with this one, at learning rates lr_scale ** age; only where
+        # this scale trains on the whole image (so are they).  The others stay frozen.
+        self.concurrent = [] if self.crop is not None else list(range(max(0, index - config.train_depth + 1), index))
+        if self.concurrent:
+            for k, s in enumerate(model.scales):
+                s.generator.requires_grad_(k in self.concurrent)  # no autograd graph through the frozen ones
+        g_groups = [{"params": list(g_net.parameters()), "lr": config.lr_g}]
+        g_groups += [
+            {"params": list(model.scales[k].generator.parameters()), "lr": config.lr_g * config.lr_scale ** (index - k)}
+            for k in reversed(self.concurrent)  # by age: G_{n-1}, G_{n-2}, ...
+        ]
         self.opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr_d, betas=config.betas)
-        self.opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_g = torch.optim.Adam(g_groups, betas=config.betas)
         milestone = [max(1, round(config.lr_decay_at * config.iters))]
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestones=milestone, gamma=config.lr_gamma)
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestones=milestone, gamma=config.lr_gamma)
@@ -285,16 +297,34 @@ class ScaleTrainer:
         self._spans: dict[int, tuple[list, list]] = {}  # their nonzero spans (_resize_spans)
         self.window_pays = self._window_pays()
 
-    def _draw_coarser(self) -> torch.Tensor:
-        """``(d_steps, 3, h, w)`` upsampled random images from the frozen coarser scales (zeros at the coarsest)."""
+    def _draw_coarser(self, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``(d_steps, 3, h, w)`` upsampled random images from the frozen coarser scales (zeros at the
+        coarsest), drawn from ``self.gen`` or from ``noise`` (:meth:`_coarser_noise`: the same images)."""
         config, model, size = self.config, self.model, self.scale.size
         with torch.no_grad():
             if self.index == 0:
                 x_ups = torch.zeros(config.d_steps, 3, *size, device=self.real.device)
             else:
                 zeros = torch.zeros(config.d_steps, 3, *model.sizes[0], device=self.real.device)
-                x_ups = resize(model.run_scales(zeros, 0, stop=self.index, generator=self.gen), size)
+                x_ups = resize(model.run_scales(zeros, 0, stop=self.index, noise="random" if noise is None else noise, generator=self.gen), size)
         return x_ups.contiguous(memory_format=self.memory_format)
+
+    def _coarser_with_grad(self, noise: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x_up, x_up_rec)``, each ``(1, 3, h, w)``, with autograd through the concurrent coarser
+        generators (``config.train_depth``): the last critic step's coarser image (last entry of
+        ``noise``) and the reconstruction path's (z*, 0, ..., 0), in one batch of two.  The coarser
+        generators stay in eval mode (batch norm with its running statistics), so the two batch members
+        do not interact."""
+        model, n = self.model, self.index
+        per_scale = []
+        for k, z in enumerate(noise):
+            z_rec = model.scales[k].z_rec  # z* at the coarsest scale, zeros elsewhere (paper eq. 5)
+            z_rec = torch.zeros_like(z[-1:]) if z_rec is None else z_rec.expand_as(z[-1:])
+            per_scale.append(torch.cat([z[-1:], z_rec]))
+        zeros = torch.zeros(2, 3, *model.sizes[0], device=self.real.device)
+        x_ups = resize(model.run_scales(zeros, 0, stop=n, noise=per_scale), self.scale.size)
+        x_ups = x_ups.contiguous(memory_format=self.memory_format)
+        return x_ups[:1], x_ups[1:]
 
     def _coarser_noise(self) -> list[torch.Tensor]:
         """The noise maps ``_draw_coarser`` would draw, one ``(d_steps, c, h, w)`` per coarser scale,
@@ -423,17 +453,18 @@ class ScaleTrainer:
         size = scale.size
         z = torch.randn(1, self.noise_channels, size[0] + 2 * self.pad, size[1] + 2 * self.pad, generator=gen).to(real.device)
         windowed = self.window_coarser and self.window_pays
-        if windowed:
+        if windowed or self.concurrent:
             noise = self._coarser_noise()
-        else:
-            x_ups = self._draw_coarser()
+        if not windowed:
+            x_ups = self._draw_coarser(noise if self.concurrent else None)
 
         fake_graph = None
         for j in range(config.d_steps):
             window = self._window()
             x_up = self._coarser_in_window(noise, j, window) if windowed else x_ups[j : j + 1]
             real_w = self._cut(real, window)
-            last = self.reuse_fake and j == config.d_steps - 1
+            # (concurrent training recomputes it: the generator steps need gradients through the coarser scales)
+            last = self.reuse_fake and j == config.d_steps - 1 and not self.concurrent
             # the last critic step's fake keeps its graph: the first generator step reuses it (official)
             with torch.set_grad_enabled(last), autocast():
                 out = scale.generate(x_up, z, noise_padding=padding, window=window)
@@ -450,13 +481,16 @@ class ScaleTrainer:
         for k in range(config.g_steps):
             self.opt_g.zero_grad(set_to_none=True)
             rec_window = self._window()
+            x_up_rec = self.x_up_rec
+            if self.concurrent:
+                x_up, x_up_rec = self._coarser_with_grad(noise)
             with autocast():
                 if k == 0 and fake_graph is not None:
                     fake = fake_graph
                 else:
                     fake = scale.generate(x_up, z, noise_padding=padding, window=window)
                 loss_adv = -d_net(fake).float().mean()
-                rec = scale.generate(self.x_up_rec, self.z_rec, noise_padding=padding, window=rec_window).float()
+                rec = scale.generate(x_up_rec, self.z_rec, noise_padding=padding, window=rec_window).float()
             loss_rec = F.mse_loss(rec, self._cut(real, rec_window))
             (loss_adv + config.alpha * loss_rec).backward()
             self.opt_g.step()
@@ -468,6 +502,7 @@ class ScaleTrainer:
     def finish(self) -> Scale:
         """The trained scale: networks in eval mode and the default memory layout."""
         for s in [*self.model.scales, self.scale]:
+            s.generator.requires_grad_(True)  # undo the freezing of concurrent training
             s.generator.to(memory_format=torch.contiguous_format)
             s.discriminator.to(memory_format=torch.contiguous_format)
         self.scale.generator.eval()
