@@ -74,7 +74,8 @@ class SinGANConfig:
     sec. 3.1).  At a scale trained on the whole image, the ``train_depth - 1`` next-coarser generators
     are trained too, through this scale's adversarial and reconstruction losses, with learning rates
     scaled by ``lr_scale`` per scale of age.  Crop-trained scales (``crop_size``) train alone.
-    1: SinGAN (each scale alone, the coarser ones frozen)"""
+    1: SinGAN (each scale alone, the coarser ones frozen).  With the ``cpu`` preset, 2 lowers
+    patch_swd and pixel diversity alike (layouts closer to the image's, fewer new ones; docs/singan.md)"""
     lr_scale: float = 0.1
     """learning-rate factor per scale of age for the coarser generators of ``train_depth`` (ConSinGAN: 0.1)"""
 
