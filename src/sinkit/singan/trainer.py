@@ -201,6 +201,11 @@ class ScaleTrainer:
       distribution); the other critic steps' fakes are computed without autograd;
       the critic's parameters collect no gradient during generator steps.
 
+    Option, off by default: with ``config.train_depth > 1`` (ConSinGAN's concurrent training) a
+    whole-image scale also trains its next-coarser generators; its generator steps then recompute
+    the coarser images with autograd (:meth:`_coarser_with_grad`) instead of reusing the last
+    critic step's fake.
+
     Speed (same computation, measured in docs/singan.md and ``benchmarks/vs_official.py``):
     networks and images in channels-last layout (oneDNN's native layout: no
     reorders, and with bf16 it reaches the CPU's AMX / AVX512-BF16 units), and
