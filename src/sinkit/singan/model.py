@@ -147,7 +147,7 @@ class SinGAN(PyramidModel, NoiseInputs):
     def reconstruction_noise(self, index: int) -> torch.Tensor:
         """z* at the coarsest scale, zeros elsewhere (paper eq. 5), as :meth:`noise_like` shapes it."""
         z = self.scales[index].z_rec
-        return z if z is not None else torch.zeros_like(self.noise_like(index, 1, self.sizes[index]))
+        return z if z is not None else torch.zeros(self._noise_shape(index, 1, self.sizes[index]), device=self.device)
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -190,10 +190,12 @@ class SinGAN(PyramidModel, NoiseInputs):
     def noise_like(self, index, batch, size, generator=None):
         """Standard-normal noise for scale ``index``: 1 channel at the coarsest scale
         (expanded to RGB, official), 3 elsewhere; padded size with ``noise_padding``."""
+        return torch.randn(self._noise_shape(index, batch, size), generator=generator).to(self.device)
+
+    def _noise_shape(self, index, batch, size) -> tuple[int, int, int, int]:
         pad = self.scales[index].generator_padding if self.config.noise_padding else 0
         channels = 1 if index == 0 else 3
-        z = torch.randn(batch, channels, size[0] + 2 * pad, size[1] + 2 * pad, generator=generator)
-        return z.to(self.device)
+        return (batch, channels, size[0] + 2 * pad, size[1] + 2 * pad)
 
     def forward_scale(self, index, x_up, *, noise="random", generator=None):
         """``G_index(z, x_up)``; ``noise`` is a mode of :data:`NOISE_MODES` or an explicit tensor."""

@@ -321,11 +321,7 @@ class ScaleTrainer:
         generators stay in eval mode (batch norm with its running statistics), so the two batch members
         do not interact."""
         model, n = self.model, self.index
-        per_scale = []
-        for k, z in enumerate(noise):
-            z_rec = model.scales[k].z_rec  # z* at the coarsest scale, zeros elsewhere (paper eq. 5)
-            z_rec = torch.zeros_like(z[-1:]) if z_rec is None else z_rec.expand_as(z[-1:])
-            per_scale.append(torch.cat([z[-1:], z_rec]))
+        per_scale = [torch.cat([z[-1:], model.reconstruction_noise(k).expand_as(z[-1:])]) for k, z in enumerate(noise)]
         zeros = torch.zeros(2, 3, *model.sizes[0], device=self.real.device)
         x_ups = resize(model.run_scales(zeros, 0, stop=n, noise=per_scale), self.scale.size)
         x_ups = x_ups.contiguous(memory_format=self.memory_format)
