@@ -216,15 +216,21 @@ def test_norm_none_trains_the_function_it_samples_with(tiny_image, tiny_config, 
     loaded = sinkit.load(tmp_path / "run", device="cpu")
     assert loaded.config.norm == "none"
     torch.testing.assert_close(loaded.sample(2, generator=4), model.sample(2, generator=4), atol=0, rtol=0)
-    with pytest.raises(ValueError, match="norm must be 'batch', 'none' or 'uncropped'"):
+    with pytest.raises(ValueError, match="norm must be 'batch', 'none', 'uncropped' or 'coarsest', got 'instance'"):
         replace(cfg, norm="instance")
 
 
-def test_norm_uncropped_keeps_batch_norm_only_where_training_sees_the_whole_image(tiny_image, tiny_config, tmp_path):
-    cfg = replace(tiny_config, iters=20, crop_size=40, norm="uncropped")  # 25x38 whole; 29x43, 32x48 on 29x40, 32x40 crops
+@pytest.mark.parametrize(
+    ("norm", "crop_size", "expected"),
+    [("uncropped", 40, [True, False, False]), ("coarsest", 0, [True, False, False]), ("batch", 40, [True, True, True])],
+)
+def test_norm_keeps_batch_norm_only_at_its_scales(tiny_image, tiny_config, tmp_path, norm, crop_size, expected):
+    # uncropped: 25x38 whole; 29x43, 32x48 on 29x40, 32x40 crops.  coarsest: scale 0 only, whole-image training
+    cfg = replace(tiny_config, iters=20, crop_size=crop_size, norm=norm)
     model = sinkit.SinGAN.train(tiny_image, cfg, out_dir=tmp_path / "run", device="cpu", progress=False)
     has_bn = [any(isinstance(m, torch.nn.BatchNorm2d) for m in s.generator.modules()) for s in model.scales]
-    assert has_bn == [True, False, False]
+    critic_bn = [any(isinstance(m, torch.nn.BatchNorm2d) for m in s.discriminator.modules()) for s in model.scales]
+    assert has_bn == expected and critic_bn == expected
     loaded = sinkit.load(tmp_path / "run", device="cpu")  # rebuilds each scale's layout from config and size
     torch.testing.assert_close(loaded.sample(2, generator=4), model.sample(2, generator=4), atol=0, rtol=0)
 

@@ -33,10 +33,11 @@ class SinGANConfig:
     max_channels: int = 128
     norm: str = "batch"
     """normalisation after each hidden conv of G and D: ``batch`` (paper, fig. 5), ``none``
-    (ConSinGAN's networks, Hinz et al. WACV 2021), or ``uncropped``: batch normalisation at the
-    scales trained on the whole image, none at the scales trained on crops (``crop_size``).  Batch
-    normalisation of a crop-trained scale normalises by each 64 px window's own statistics in
-    training but by their running average when sampling, a different function (docs/singan.md)"""
+    (ConSinGAN's networks, Hinz et al. WACV 2021), ``uncropped``: batch normalisation at the
+    scales trained on the whole image, none at the scales trained on crops (``crop_size``), or
+    ``coarsest``: batch normalisation at the coarsest scale only.  Batch normalisation of a
+    crop-trained scale normalises by each 64 px window's own statistics in training but by their
+    running average when sampling, a different function (docs/singan.md)"""
 
     # --- optimisation (official: niter 2000, Dsteps = Gsteps = 3, lr 5e-4, beta1 0.5)
     iters: int = 2000
@@ -109,9 +110,11 @@ class SinGANConfig:
         crop = (min(size[0], self.crop_size), min(size[1], self.crop_size))
         return None if crop == tuple(size) else crop
 
-    def batch_norm_at(self, size: tuple[int, int]) -> bool:
-        """Whether the networks of a scale of ``size`` px use batch normalisation (see ``norm``)."""
-        return self.norm == "batch" or (self.norm == "uncropped" and self.crop_at(size) is None)
+    def batch_norm_at(self, index: int, size: tuple[int, int]) -> bool:
+        """Whether the networks of scale ``index`` (0 = coarsest), ``size`` px, use batch normalisation (see ``norm``)."""
+        if self.norm == "uncropped":
+            return self.crop_at(size) is None
+        return self.norm == "batch" or (self.norm == "coarsest" and index == 0)
 
     def __post_init__(self):
         for name in ("max_size", "min_size", "num_layers", "iters", "d_steps", "g_steps", "base_channels", "train_depth"):
@@ -133,8 +136,8 @@ class SinGANConfig:
             raise ValueError(f"sr_factor must be 0 (off) or > 1, got {self.sr_factor}")
         if self.crop_size and self.crop_size < 2 * self.num_layers * (self.kernel_size - 1) + 2:
             raise ValueError(f"crop_size must be 0 (off) or at least twice the receptive field, got {self.crop_size}")
-        if self.norm not in ("batch", "none", "uncropped"):
-            raise ValueError(f"norm must be 'batch', 'none' or 'uncropped', got {self.norm!r}")
+        if self.norm not in ("batch", "none", "uncropped", "coarsest"):
+            raise ValueError(f"norm must be 'batch', 'none', 'uncropped' or 'coarsest', got {self.norm!r}")
         if not 0 < self.lr_scale <= 1:
             raise ValueError(f"lr_scale must be in (0, 1], got {self.lr_scale}")
         if not 0 < self.lr_decay_at <= 1:

@@ -301,7 +301,7 @@ class SinGAN(PyramidModel, NoiseInputs):
             raise ValueError(f"{len(structure['scales'])} scales but a pyramid of only {spec.num_scales}")
         scales = []
         for i, s in enumerate(structure["scales"]):
-            g, d = build_networks(s["channels"], config, tuple(s["size"]))
+            g, d = build_networks(s["channels"], config, i, tuple(s["size"]))
             scale = Scale(g, d, float(s["noise_amp"]), tuple(s["size"]))
             if i == 0:  # z* lives at the coarsest scale (paper eq. 5)
                 pad = scale.generator_padding if config.noise_padding else 0

@@ -107,13 +107,13 @@ class Discriminator(_Body):
         return self.tail(self.body(self.head(image)))
 
 
-def build_networks(channels: int, config: SinGANConfig, size: tuple[int, int]) -> tuple[Generator, Discriminator]:
-    """G_n and D_n of a scale of ``size`` px and ``channels`` width, as ``config`` defines them.
+def build_networks(channels: int, config: SinGANConfig, index: int, size: tuple[int, int]) -> tuple[Generator, Discriminator]:
+    """G_n and D_n of scale ``index`` (0 = coarsest), ``size`` px and ``channels`` wide, as ``config`` defines them.
 
     With batch normalisation (the critic's as :class:`BatchStatNorm2d`) where
-    ``config.batch_norm_at(size)``, without otherwise.
+    ``config.batch_norm_at(index, size)``, without otherwise.
     """
-    plain = not config.batch_norm_at(size)
+    plain = not config.batch_norm_at(index, size)
     generator = Generator(channels, config.num_layers, config.kernel_size, norm=None if plain else nn.BatchNorm2d)
     discriminator = Discriminator(channels, config.num_layers, config.kernel_size, norm=None if plain else BatchStatNorm2d)
     return generator, discriminator

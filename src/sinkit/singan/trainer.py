@@ -244,13 +244,13 @@ class ScaleTrainer:
 
         channels = config.channels(index)
         size = tuple(model.pyramid[index].shape[-2:])
-        g_net, d_net = build_networks(channels, config, size)
+        g_net, d_net = build_networks(channels, config, index, size)
         init_weights(g_net)
         init_weights(d_net)
         previous = model.scales[index - 1] if index > 0 else None
-        if previous is not None and previous.channels == channels and config.batch_norm_at(previous.size) == config.batch_norm_at(size):
+        if previous is not None and previous.channels == channels and config.batch_norm_at(index - 1, previous.size) == config.batch_norm_at(index, size):
             # Official: a scale of the same width starts from the previous scale's weights
-            # (not across a change of normalisation, norm="uncropped": those weights expect batch norm).
+            # (not across a change of normalisation, norm="uncropped"/"coarsest": those weights expect batch norm).
             g_net.load_state_dict(previous.generator.state_dict())
             d_net.load_state_dict(previous.discriminator.state_dict())
         g_net.to(device, memory_format=self.memory_format).train()
