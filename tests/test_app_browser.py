@@ -145,7 +145,7 @@ def test_upload_train_sample_mask_and_edit_in_a_browser(tmp_path, tiny_image, sh
                     page.get_by_role("tab", name="Sample").click()
                     number = page.locator("#num-samples input[type=number]")
                     expect(number).to_be_visible()
-                    for _ in range(5):  # a fill right after the tab opens was once reset to the default (8)
+                    for _ in range(5):  # once, a fill right after the tab opened did not hold (the default 8 was sampled)
                         number.fill("4")
                         number.press("Enter")
                         time.sleep(0.5)
